@@ -1,0 +1,134 @@
+"""Reading an uploaded notebook: parsing, validation and parameter inference."""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+from papermill.inspection import _infer_parameters
+
+from ..errors import InvalidInput
+
+#: the parameter types the system understands; anything else is "any"
+KNOWN_TYPES = ("int", "float", "bool", "str", "list", "dict")
+
+
+@dataclass(frozen=True)
+class NotebookInfo:
+    """What the catalog records about a notebook's content."""
+
+    notebook: NotebookNode
+    kernel_name: str
+    language: str
+    parameters: list[dict[str, Any]]
+
+
+def parse_notebook(data: bytes) -> NotebookInfo:
+    """Parse and validate notebook bytes; infer its parameters.
+
+    Raises InvalidInput when the bytes are not UTF-8 JSON or not a valid nbformat v4
+    notebook (older versions are converted first).
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidInput("The file is not UTF-8 text; a notebook is JSON.") from e
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError) as e:
+        raise InvalidInput("The file is not a notebook: it is not valid JSON.") from e
+    except Exception as e:  # nbformat raises assorted errors on unknown versions
+        raise InvalidInput(f"The file is not a readable notebook: {_short(e)}") from e
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as e:
+        raise InvalidInput(f"The notebook does not validate: {_short(e.message)}") from e
+    # papermill's inference needs every cell to carry metadata.tags (as papermill's own
+    # loader ensures); absent tags would raise.
+    for cell in nb.cells:
+        cell.metadata.setdefault("tags", [])
+    kernelspec = nb.metadata.get("kernelspec", {})
+    kernel_name = str(kernelspec.get("name", "") or "")
+    language = str(
+        nb.metadata.get("language_info", {}).get("name") or kernelspec.get("language") or ""
+    )
+    return NotebookInfo(
+        notebook=nb,
+        kernel_name=kernel_name,
+        language=language,
+        parameters=infer_parameters(nb, kernel_name, language),
+    )
+
+
+def infer_parameters(nb: NotebookNode, kernel_name: str, language: str) -> list[dict[str, Any]]:
+    """The parameters of the cell tagged ``parameters``, as papermill infers them.
+
+    Each is ``{"name", "type", "annotation", "default", "default_value", "help"}``:
+    ``type`` is one of :data:`KNOWN_TYPES` or ``"any"``; ``default`` is the source text;
+    ``default_value`` its JSON value when it is a literal, else None.
+    """
+    try:
+        found = _infer_parameters(nb, name=kernel_name or None, language=language or None)
+    except Exception:
+        # No translator for the language: the template simply has no inferred parameters.
+        return []
+    params = []
+    for p in found:
+        default_value, literal = _literal(p.default)
+        params.append(
+            {
+                "name": p.name,
+                "type": _normalize_type(p.inferred_type_name, default_value, literal),
+                "annotation": "" if p.inferred_type_name == "None" else p.inferred_type_name,
+                "default": p.default,
+                "default_value": default_value,
+                "help": p.help,
+            }
+        )
+    return params
+
+
+def _literal(source: str) -> tuple[Any, bool]:
+    try:
+        value = ast.literal_eval(source)
+        json.dumps(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None, False
+    return value, True
+
+
+def _normalize_type(annotation: str, value: Any, literal: bool) -> str:
+    base = annotation.split("[", 1)[0].strip().lower()
+    aliases = {
+        "integer": "int",
+        "string": "str",
+        "boolean": "bool",
+        "dictionary": "dict",
+        "tuple": "list",
+        "sequence": "list",
+        "mapping": "dict",
+    }
+    base = aliases.get(base, base)
+    if base in KNOWN_TYPES:
+        return base
+    if literal and value is not None:
+        for name, kind in (
+            ("bool", bool),
+            ("int", int),
+            ("float", float),
+            ("str", str),
+            ("list", list),
+            ("dict", dict),
+        ):
+            if isinstance(value, kind):
+                return name
+    return "any"
+
+
+def _short(message: object, limit: int = 300) -> str:
+    text = str(message).strip().splitlines()[0] if str(message).strip() else "unknown error"
+    return text if len(text) <= limit else text[:limit] + "…"

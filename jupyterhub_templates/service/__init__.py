@@ -1,0 +1,1 @@
+"""The Hub service: a Tornado app that JupyterHub runs at /services/templates/."""

@@ -1,0 +1,398 @@
+"""The Hub service ``jupyterhub-templates``: a traitlets Application serving the
+catalog over Tornado, behind JupyterHub's proxy at ``/services/templates/``."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlparse
+
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from tornado import web
+from tornado.httpserver import HTTPServer
+from traitlets import Bool, Bytes, Float, Int, Type, Unicode, default, validate
+from traitlets.config import Application, catch_config_error
+
+from .._version import __version__
+from ..catalog import Catalog
+from ..db import Database, safe_url
+from ..errors import Unavailable
+from ..stores.base import TemplateStore
+from ..stores.directory import DirectoryTemplateStore
+from ..stores.s3 import S3TemplateStore
+from .handlers.base import ADMIN_SCOPE_SETTING, NotFoundHandler
+from .handlers.catalog import catalog_routes
+from .handlers.health import HealthChecker, HealthHandler
+from .handlers.openapi import OpenAPIHandler
+from .handlers.root import RootHandler
+from .log import install_secrets_filter, log_request
+
+STORE_KINDS = {
+    "directory": "jupyterhub_templates.stores.directory.DirectoryTemplateStore",
+    "s3": "jupyterhub_templates.stores.s3.S3TemplateStore",
+}
+
+
+def _env(name: str, fallback: str) -> str:
+    return os.environ.get(name) or fallback
+
+
+class TemplatesService(Application):
+    """Serve the template catalog as a JupyterHub service."""
+
+    name = "jupyterhub-templates"
+    version = __version__
+    description = """Notebook templates for JupyterHub.
+
+    Runs as a JupyterHub service (managed or external). Configure it with a config file
+    (--config), command-line options, or the JUPYTERHUB_TEMPLATES_* environment
+    variables named in each option's help.
+    """
+    examples = """
+    jupyterhub-templates --config=/etc/jupyterhub/templates_config.py
+    jupyterhub-templates sync --dry-run
+    """
+
+    aliases = {
+        "config": "TemplatesService.config_file",
+        "db-url": "TemplatesService.db_url",
+        "log-level": "Application.log_level",
+        "bind-url": "TemplatesService.bind_url",
+        "store": "TemplatesService.store_class",
+    }
+    flags = {
+        "debug": ({"Application": {"log_level": logging.DEBUG}}, "Log at debug level."),
+        "generate-config": (
+            {"TemplatesService": {"generate_config": True}},
+            "Print a commented config file (for --config) and exit.",
+        ),
+    }
+
+    @default("log_level")
+    def _log_level(self) -> int:
+        return logging.INFO
+
+    @default("log_format")
+    def _log_format(self) -> str:
+        return "[%(levelname)1.1s %(asctime)s.%(msecs).03d %(name)s] %(message)s"
+
+    @default("log_datefmt")
+    def _log_datefmt(self) -> str:
+        return "%Y-%m-%d %H:%M:%S"
+
+    config_file = Unicode(
+        "jupyterhub_templates_config.py",
+        help="Config file to load (Python, traitlets). A missing default file is fine.",
+    ).tag(config=True)
+
+    generate_config = Bool(False, help="Write a config file and exit.").tag(config=True)
+
+    bind_url = Unicode(
+        help="""URL the service listens on.
+
+        Default: $JUPYTERHUB_SERVICE_URL (set by JupyterHub for managed services),
+        else http://127.0.0.1:10101/services/templates/.
+        """,
+    ).tag(config=True)
+
+    @default("bind_url")
+    def _default_bind_url(self) -> str:
+        return _env("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101/services/templates/")
+
+    base_url = Unicode(
+        help="URL prefix of every route. Default: $JUPYTERHUB_SERVICE_PREFIX, "
+        "else /services/templates/.",
+    ).tag(config=True)
+
+    @default("base_url")
+    def _default_base_url(self) -> str:
+        return _env("JUPYTERHUB_SERVICE_PREFIX", "/services/templates/")
+
+    @validate("base_url")
+    def _slashes(self, proposal: Any) -> str:
+        value = "/" + proposal["value"].strip("/") + "/"
+        return value.replace("//", "/")
+
+    db_url = Unicode(
+        help="""SQLAlchemy URL of the database (e.g. postgresql+psycopg2://user@host/db).
+
+        Default: $JUPYTERHUB_TEMPLATES_DB_URL, else sqlite:///jupyterhub_templates.sqlite.
+        Migrations are applied at start.
+        """,
+    ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return _env("JUPYTERHUB_TEMPLATES_DB_URL", "sqlite:///jupyterhub_templates.sqlite")
+
+    db_pool_size = Int(10, help="Database connections kept open (PostgreSQL).").tag(config=True)
+
+    store_class = Type(
+        klass=TemplateStore,
+        help="""Where templates are stored: a TemplateStore class, or 'directory' / 's3'.
+
+        Default: $JUPYTERHUB_TEMPLATES_STORE, else directory. Configure the store with
+        c.DirectoryTemplateStore.* or c.S3TemplateStore.*.
+        """,
+    ).tag(config=True)
+
+    @default("store_class")
+    def _default_store_class(self) -> Any:
+        kind = _env("JUPYTERHUB_TEMPLATES_STORE", "directory")
+        return STORE_KINDS.get(kind, kind)
+
+    @validate("store_class")
+    def _store_alias(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        if isinstance(value, str) and value in STORE_KINDS:
+            from traitlets.utils.importstring import import_item
+
+            return import_item(STORE_KINDS[value])
+        return value
+
+    admin_scope = Unicode(
+        "custom:templates:admin",
+        help="Scope that allows uploading and deleting templates (declared in the Hub's "
+        "custom_scopes).",
+    ).tag(config=True)
+
+    max_workers = Int(
+        8,
+        help="Worker threads for database, store and file work (never on the event loop).",
+    ).tag(config=True)
+
+    download_url_expiry = Int(3600, help="Default lifetime of download URLs, in seconds.").tag(
+        config=True
+    )
+
+    max_download_url_expiry = Int(
+        7 * 24 * 3600, help="Longest lifetime a caller may ask for (S3 allows 7 days)."
+    ).tag(config=True)
+
+    download_url_secret = Bytes(
+        help="""HMAC key for the directory store's signed download URLs.
+
+        Default: derived from $JUPYTERHUB_TEMPLATES_DOWNLOAD_SECRET, else from the
+        service's Hub API token (shared by every replica), else random per process.
+        """,
+    ).tag(config=True)
+
+    @default("download_url_secret")
+    def _default_download_secret(self) -> bytes:
+        seed = os.environ.get("JUPYTERHUB_TEMPLATES_DOWNLOAD_SECRET") or os.environ.get(
+            "JUPYTERHUB_API_TOKEN"
+        )
+        if seed:
+            return hashlib.sha256(b"jupyterhub-templates download\n" + seed.encode()).digest()
+        return secrets.token_bytes(32)
+
+    health_cache_seconds = Float(
+        5.0, help="How long /health reuses its last verdict, in seconds."
+    ).tag(config=True)
+
+    migrate = Bool(True, help="Apply database migrations at start.").tag(config=True)
+
+    db_startup_timeout = Float(
+        60.0,
+        help="At start, keep trying to reach the database this long (seconds) before "
+        "giving up, so the service may start before its database.",
+    ).tag(config=True)
+
+    # -- runtime objects -------------------------------------------------------
+
+    db: Database
+    store: TemplateStore
+    catalog: Catalog
+    executor: ThreadPoolExecutor
+    hub_auth: HubOAuth
+    http_server: HTTPServer | None = None
+
+    @catch_config_error
+    def initialize(self, argv: list[str] | None = None) -> None:
+        super().initialize(argv)
+        if self.subapp is not None:
+            return
+        if self.generate_config:
+            return
+        if self.config_file:
+            self.load_config_file(self.config_file)
+        self.init_logging()
+        self.init_components()
+
+    def load_config_file(self, filename: str, path: str | None = None) -> None:  # type: ignore[override]
+        if not os.path.exists(filename) and filename == type(self).config_file.default_value:
+            return
+        super().load_config_file(filename, path)
+
+    def init_logging(self) -> None:
+        self.log.propagate = False
+        for name in (
+            "tornado.access",
+            "tornado.application",
+            "tornado.general",
+            "jupyterhub_templates",
+            "alembic",
+        ):
+            logger = logging.getLogger(name)
+            logger.propagate = False
+            logger.setLevel(self.log_level)
+            logger.handlers = self.log.handlers
+        secret_values = [
+            os.environ.get("JUPYTERHUB_API_TOKEN", ""),
+            os.environ.get("JUPYTERHUB_TEMPLATES_S3_SECRET_KEY", ""),
+            os.environ.get("JUPYTERHUB_TEMPLATES_DOWNLOAD_SECRET", ""),
+        ]
+        from sqlalchemy.engine import make_url
+
+        password = make_url(self.db_url).password
+        if password:
+            secret_values.append(str(password))
+        install_secrets_filter([self.log], secret_values)
+
+    def init_components(self) -> None:
+        """Database (migrated), store and catalog."""
+        self.db = Database(self.db_url, pool_size=self.db_pool_size)
+        self._wait_for_database()
+        self.store = self.store_class(parent=self, log=self.log)
+        # Secret values configured on the store are masked in logs too.
+        secret_key = getattr(self.store, "secret_key", "")
+        if secret_key:
+            install_secrets_filter([self.log], [secret_key])
+        self.catalog = Catalog(self.db, self.store, parent=self, log=self.log)
+        self.executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="templates")
+        self.log.info("database: %s", safe_url(self.db_url))
+        self.log.info("template store: %s", self.store.describe())
+
+    def _wait_for_database(self) -> None:
+        deadline = time.monotonic() + self.db_startup_timeout
+        delay = 0.5
+        while True:
+            try:
+                if self.migrate:
+                    self.db.upgrade()
+                else:
+                    self.db.check()
+                return
+            except Unavailable as e:
+                reason = type(e.__cause__).__name__ if e.__cause__ else "unavailable"
+                if time.monotonic() + delay > deadline:
+                    self.log.critical(
+                        "cannot reach the database %s (%s); giving up after %.0fs",
+                        safe_url(self.db_url),
+                        reason,
+                        self.db_startup_timeout,
+                    )
+                    self.exit(1)
+                self.log.warning(
+                    "database %s not reachable yet (%s); retrying", safe_url(self.db_url), reason
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def make_app(self) -> web.Application:
+        """The Tornado application with every route under :attr:`base_url`."""
+        self.hub_auth = HubOAuth(parent=self, cache_max_age=60)
+        prefix = self.base_url
+        routes: list[Any] = [(prefix + path, handler) for path, handler in catalog_routes()]
+        routes += [
+            (prefix + "health", HealthHandler),
+            (prefix + "openapi.json", OpenAPIHandler),
+            (prefix + "oauth_callback", HubOAuthCallbackHandler),
+            (prefix, RootHandler),
+            (prefix.rstrip("/"), web.RedirectHandler, {"url": prefix}),
+        ]
+        settings = {
+            "service": self,
+            "catalog": self.catalog,
+            "executor": self.executor,
+            "hub_auth": self.hub_auth,
+            "base_url": prefix,
+            "download_secret": self.download_url_secret,
+            "health": HealthChecker(self, self.health_cache_seconds),
+            ADMIN_SCOPE_SETTING: self.admin_scope,
+            "cookie_secret": os.urandom(32),
+            "log_function": log_request,
+            "default_handler_class": NotFoundHandler,
+            "xsrf_cookies": False,  # HubOAuth checks XSRF for cookie-authenticated requests
+        }
+        return web.Application(routes, **settings)
+
+    async def start_server(self) -> HTTPServer:
+        """Listen on :attr:`bind_url`; return the server (tests stop it)."""
+        url = urlparse(self.bind_url)
+        app = self.make_app()
+        # Uploads stream and enforce their own limit; this caps every other body.
+        self.http_server = HTTPServer(app, xheaders=True, max_body_size=4 * 1024 * 1024)
+        self.http_server.listen(url.port or 80, url.hostname or "127.0.0.1")
+        self.log.info("jupyterhub-templates %s listening on %s", __version__, self.bind_url)
+        return self.http_server
+
+    async def stop(self) -> None:
+        if self.http_server is not None:
+            self.http_server.stop()
+            await self.http_server.close_all_connections()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.db.dispose()
+
+    def start(self) -> None:
+        if self.subapp is not None:
+            self.subapp.start()
+            return
+        if self.generate_config:
+            print(self.generate_config_file())
+            return
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        await self.start_server()
+        stopped = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopped.set)
+        await stopped.wait()
+        self.log.info("stopping")
+        await self.stop()
+
+
+class SyncApp(TemplatesService):
+    """Rebuild the catalog from the store: templates put straight into the bucket
+    appear, deleted ones vanish, changed ones get a new version."""
+
+    name = "jupyterhub-templates-sync"
+    description = "Make the template catalog match the template store."
+    flags = {
+        **TemplatesService.flags,
+        "dry-run": ({"SyncApp": {"dry_run": True}}, "Report the differences; change nothing."),
+    }
+    dry_run = Bool(False, help="Report differences without changing anything.").tag(config=True)
+
+    def start(self) -> None:
+        report = self.catalog.sync(dry_run=self.dry_run)
+        print(json.dumps(report.as_dict(), indent=2))
+        self.db.dispose()
+
+
+TemplatesService.classes = [TemplatesService, Catalog, DirectoryTemplateStore, S3TemplateStore]
+TemplatesService.subcommands = {
+    "sync": (SyncApp, SyncApp.description),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console script entry point."""
+    app = TemplatesService.instance()
+    app.initialize(argv)
+    app.start()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

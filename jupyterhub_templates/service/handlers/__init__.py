@@ -1,0 +1,1 @@
+"""Tornado handlers, one module per resource. Thin: parse, authorize, call, answer."""

@@ -1,0 +1,188 @@
+"""The base handler: Hub authentication without blocking, JSON errors, worker threads."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from jupyterhub.services.auth import HubOAuth, HubOAuthenticated, UserNotAllowed
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from ...errors import InvalidInput, NotAllowed, TemplatesError
+
+T = TypeVar("T")
+
+ADMIN_SCOPE_SETTING = "templates_admin_scope"
+
+
+class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    """Common ground for every route.
+
+    The Hub user is resolved in :meth:`prepare` with an async call (HubAuth's
+    synchronous path would block the event loop while asking the Hub). Errors are
+    JSON ``{"status": "error", "message": ...}``.
+    """
+
+    #: whether the route needs an authenticated Hub user
+    auth_required = True
+
+    @property
+    def hub_auth(self) -> HubOAuth:
+        return self.settings["hub_auth"]
+
+    @hub_auth.setter
+    def hub_auth(self, value: HubOAuth) -> None:  # required by the mixin's interface
+        self.settings["hub_auth"] = value
+
+    @property
+    def catalog(self) -> Any:
+        return self.settings["catalog"]
+
+    @property
+    def service(self) -> Any:
+        return self.settings["service"]
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    async def prepare(self) -> None:
+        user: dict[str, Any] | None = None
+        self._not_allowed: dict[str, Any] | None = None
+        try:
+            model = await self.hub_auth.get_user(self, sync=False)
+        except web.HTTPError:
+            # The Hub did not answer as expected; do not leak its reply.
+            raise web.HTTPError(503, "The JupyterHub API is unavailable.") from None
+        if model:
+            try:
+                user = self.check_hub_user(model)
+            except UserNotAllowed:
+                self._not_allowed = model
+        self._hub_auth_user_cache = user
+        if self.auth_required and user is None:
+            self.refuse_anonymous()
+
+    def refuse_anonymous(self) -> None:
+        """API routes answer 403 JSON instead of redirecting to the login page."""
+        if self._not_allowed is not None:
+            raise web.HTTPError(
+                403,
+                f"{self._not_allowed['kind']} {self._not_allowed['name']} "
+                "may not use the templates service.",
+            )
+        raise web.HTTPError(
+            403,
+            "Not authenticated: send 'Authorization: token <JupyterHub API token>' "
+            "or log in through JupyterHub.",
+        )
+
+    def get_current_user(self) -> dict[str, Any] | None:
+        return getattr(self, "_hub_auth_user_cache", None)
+
+    @property
+    def username(self) -> str:
+        return self.current_user["name"] if self.current_user else ""
+
+    @property
+    def is_templates_admin(self) -> bool:
+        """Whether the caller holds the admin scope (custom:templates:admin)."""
+        user = self.current_user
+        if not user:
+            return False
+        return self.settings[ADMIN_SCOPE_SETTING] in set(user.get("scopes", []))
+
+    def require_admin(self, action: str) -> None:
+        if not self.is_templates_admin:
+            raise NotAllowed(
+                f"Only holders of the {self.settings[ADMIN_SCOPE_SETTING]} scope may {action}."
+            )
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run blocking ``fn`` in the service's worker pool."""
+        return await IOLoop.current().run_in_executor(
+            self.settings["executor"], functools.partial(fn, *args, **kwargs)
+        )
+
+    # -- input helpers --------------------------------------------------------
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object; 400 otherwise."""
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InvalidInput("The request body is not valid JSON.") from e
+        if not isinstance(body, dict):
+            raise InvalidInput("The request body must be a JSON object.")
+        return body
+
+    def int_argument(self, name: str, default: int | None, *, minimum: int | None = None) -> Any:
+        raw = self.get_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidInput(f"{name} must be an integer.") from None
+        if minimum is not None and value < minimum:
+            raise InvalidInput(f"{name} must be at least {minimum}.")
+        return value
+
+    def bool_argument(self, name: str, default: bool = False, value: str | None = None) -> bool:
+        raw = self.get_argument(name, None) if value is None else value
+        if raw is None or raw == "":
+            return default
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise InvalidInput(f"{name} must be true or false.")
+
+    # -- output ---------------------------------------------------------------
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(data, ensure_ascii=False))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        message = self._reason
+        details = None
+        exc_info = kwargs.get("exc_info")
+        if exc_info:
+            exc = exc_info[1]
+            if isinstance(exc, web.HTTPError) and exc.log_message:
+                message = exc.log_message % exc.args if exc.args else exc.log_message
+            elif isinstance(exc, TemplatesError):
+                message, details = exc.message, exc.details
+        if status_code >= 500 and not (
+            exc_info and isinstance(exc_info[1], TemplatesError | web.HTTPError)
+        ):
+            message = "Internal error; the service log has details."
+        body: dict[str, Any] = {"status": "error", "message": message}
+        if details is not None:
+            body["details"] = details
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(body, ensure_ascii=False))
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, TemplatesError):
+            # Expected outcomes: answer with their status, no traceback in the log.
+            if self._finished:
+                return
+            self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
+            return
+        super()._handle_request_exception(e)
+
+
+class NotFoundHandler(BaseHandler):
+    """Unknown routes: 404 JSON (no auth needed to be told a route does not exist)."""
+
+    auth_required = False
+
+    def prepare(self) -> None:  # type: ignore[override]
+        raise web.HTTPError(404, f"No route {self.request.method} {self.request.path}.")

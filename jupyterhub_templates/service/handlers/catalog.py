@@ -1,0 +1,253 @@
+"""Routes of the template catalog (the seed's "MinIO template management")."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from urllib.parse import quote, urlencode
+
+from tornado import httputil, web
+
+from ...errors import InvalidInput, NotAllowed, NotFound, TooLarge
+from ..signing import sign_download, verify_download
+from .base import BaseHandler
+
+#: room for the multipart envelope and the text fields around the notebook
+MULTIPART_SLACK = 256 * 1024
+#: a refused upload is read and dropped up to this many times the limit
+DRAIN_FACTOR = 8
+
+
+@web.stream_request_body
+class UploadTemplateHandler(BaseHandler):
+    """``POST /minio/upload-template``: multipart ``file``, ``category``, ``description``,
+    ``overwrite``. Admins only.
+
+    The body is streamed. A refusal known from the headers (not an admin, a
+    Content-Length over the limit) is decided before the body arrives; the body is then
+    read and dropped, up to :data:`DRAIN_FACTOR` times the limit, so that the refusal
+    reaches the client through the proxy instead of a reset connection.
+    """
+
+    async def prepare(self) -> None:
+        self._refusal: Exception | None = None
+        self._chunks: list[bytes] = []
+        self._received = 0
+        self._limit = self.catalog.max_upload_bytes + MULTIPART_SLACK
+        try:
+            await super().prepare()
+            self.require_admin("upload templates")
+            length = self.request.headers.get("Content-Length")
+            if length is not None:
+                try:
+                    size = int(length)
+                except ValueError:
+                    raise InvalidInput("Content-Length is not a number.") from None
+                if size > self._limit:
+                    raise self._too_large()
+        except (web.HTTPError, InvalidInput, NotAllowed, TooLarge) as e:
+            self._refusal = e
+        self.request.connection.set_max_body_size(self._limit * DRAIN_FACTOR)
+
+    def _too_large(self) -> TooLarge:
+        return TooLarge(
+            f"The upload is over the {self.catalog.max_upload_bytes}-byte template limit."
+        )
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._refusal is not None:
+            return
+        if self._received > self._limit:
+            self._refusal = self._too_large()
+            self._chunks = []
+            return
+        self._chunks.append(chunk)
+
+    async def post(self) -> None:
+        if self._refusal is not None:
+            raise self._refusal
+        body = b"".join(self._chunks)
+        self._chunks = []
+        content_type = self.request.headers.get("Content-Type", "")
+        if not content_type.startswith("multipart/form-data"):
+            raise InvalidInput("Send the template as multipart/form-data with a 'file' field.")
+        fields: dict[str, list[bytes]] = {}
+        files: dict[str, list[httputil.HTTPFile]] = {}
+        httputil.parse_body_arguments(content_type, body, fields, files, self.request.headers)
+        uploads = files.get("file") or []
+        if len(uploads) != 1:
+            raise InvalidInput("Send exactly one notebook in the 'file' field.")
+        upload = uploads[0]
+
+        def field(name: str, default: str = "") -> str:
+            values = fields.get(name)
+            if not values:
+                return default
+            try:
+                return values[-1].decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInput(f"The field {name} is not UTF-8 text.") from None
+
+        category = field("category")
+        if not category:
+            raise InvalidInput("The field 'category' is required, e.g. 'ml'.")
+        filename = field("filename") or upload.filename
+        overwrite = self.bool_argument("overwrite", value=field("overwrite") or None)
+        result = await self.run(
+            self.catalog.upload,
+            filename=filename,
+            category=category,
+            data=upload.body,
+            description=field("description"),
+            overwrite=overwrite,
+            uploader=self.username,
+        )
+        self.write_json(
+            {
+                "status": "success",
+                "message": f"Template {result['name']} stored as version {result['version']}.",
+                "template_name": result["name"],
+                "version": result["version"],
+                "template": result,
+            },
+            status=201 if result["version"] == 1 else 200,
+        )
+
+
+class ListTemplatesHandler(BaseHandler):
+    """``GET /minio/list-templates``: ``category``, ``q``, ``limit``, ``offset``, ``sort``,
+    ``order``."""
+
+    async def get(self) -> None:
+        page = await self.run(
+            self.catalog.list,
+            category=self.get_argument("category", None) or None,
+            q=self.get_argument("q", None) or None,
+            limit=self.int_argument("limit", 100),
+            offset=self.int_argument("offset", 0),
+            sort=self.get_argument("sort", "name"),
+            order=self.get_argument("order", "asc"),
+        )
+        self.write_json({"status": "success", **page})
+
+
+class ListCategoriesHandler(BaseHandler):
+    """``GET /minio/list-categories``: every category with its template count."""
+
+    async def get(self) -> None:
+        categories = await self.run(self.catalog.categories)
+        self.write_json({"status": "success", "categories": categories})
+
+
+class GetTemplateHandler(BaseHandler):
+    """``GET /minio/get-template/{name}``: metadata, versions; ``?content=true`` adds the
+    notebook; ``?version=N`` picks a version."""
+
+    async def get(self, name: str) -> None:
+        info = await self.run(
+            self.catalog.get,
+            name,
+            version=self.int_argument("version", None, minimum=1),
+            content=self.bool_argument("content"),
+        )
+        self.write_json({"status": "success", "template": info, **info})
+
+
+class DeleteTemplateHandler(BaseHandler):
+    """``DELETE /minio/delete-template/{name}``: the template and all its versions."""
+
+    async def delete(self, name: str) -> None:
+        self.require_admin("delete templates")
+        result = await self.run(self.catalog.delete, name)
+        self.write_json({"status": "success", "message": f"Template {name} deleted.", **result})
+
+
+class DownloadUrlHandler(BaseHandler):
+    """``GET /minio/download-url/{name}``: a time-limited URL to GET the notebook.
+
+    S3 stores give a presigned URL; the directory store gives a URL to
+    ``/minio/download/{name}`` signed with the service's HMAC key.
+    """
+
+    async def get(self, name: str) -> None:
+        expires_in = self.int_argument("expires", self.service.download_url_expiry, minimum=1)
+        expires_in = min(expires_in, self.service.max_download_url_expiry)
+        version = await self.run(
+            self.catalog.version_for_download,
+            name,
+            self.int_argument("version", None, minimum=1),
+        )
+        url = await self.run(
+            self.catalog.store.presigned_url,
+            version.object_key,
+            datetime.timedelta(seconds=expires_in),
+        )
+        expires_at = int(time.time()) + expires_in
+        if url is None:
+            signature = sign_download(
+                self.settings["download_secret"], name, version.version, expires_at
+            )
+            query = urlencode(
+                {"version": version.version, "expires": expires_at, "signature": signature}
+            )
+            url = (
+                f"{self.request.protocol}://{self.request.host}"
+                f"{self.settings['base_url']}minio/download/{quote(name)}?{query}"
+            )
+        self.write_json(
+            {
+                "status": "success",
+                "template_name": name,
+                "version": version.version,
+                "url": url,
+                "expires_in": expires_in,
+                "expires_at": datetime.datetime.fromtimestamp(expires_at, datetime.timezone.utc)
+                .isoformat()
+                .replace("+00:00", "Z"),
+            }
+        )
+
+
+class DownloadHandler(BaseHandler):
+    """``GET /minio/download/{name}?version&expires&signature``: the notebook bytes for
+    whoever holds a valid, unexpired signed URL (no other authentication)."""
+
+    auth_required = False
+
+    async def prepare(self) -> None:
+        # The signature is the credential; do not consult the Hub.
+        self._hub_auth_user_cache = None
+
+    async def get(self, name: str) -> None:
+        version = self.int_argument("version", None, minimum=1)
+        expires = self.int_argument("expires", None)
+        signature = self.get_argument("signature", "")
+        if version is None or expires is None or not signature:
+            raise web.HTTPError(403, "This download URL is incomplete.")
+        if not verify_download(self.settings["download_secret"], name, version, expires, signature):
+            raise web.HTTPError(403, "This download URL is invalid.")
+        if expires < time.time():
+            raise web.HTTPError(403, "This download URL has expired.")
+        try:
+            record, data = await self.run(self.catalog.read, name, version)
+        except NotFound:
+            raise
+        filename = name.rsplit("/", 1)[-1]
+        self.set_header("Content-Type", "application/x-ipynb+json")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename)}")
+        self.set_header("ETag", f'"{record.sha256}"')
+        self.finish(data)
+
+
+def catalog_routes() -> list[tuple[str, type[BaseHandler]]]:
+    """(path regex relative to the service prefix, handler) for the catalog."""
+    return [
+        (r"minio/upload-template", UploadTemplateHandler),
+        (r"minio/list-templates", ListTemplatesHandler),
+        (r"minio/list-categories", ListCategoriesHandler),
+        (r"minio/get-template/(.+)", GetTemplateHandler),
+        (r"minio/delete-template/(.+)", DeleteTemplateHandler),
+        (r"minio/download-url/(.+)", DownloadUrlHandler),
+        (r"minio/download/(.+)", DownloadHandler),
+    ]

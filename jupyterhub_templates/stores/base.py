@@ -1,0 +1,83 @@
+"""The interface every template store implements.
+
+A store keeps notebook bytes under keys such as ``ml/automl_template.ipynb``. It knows
+nothing of versions, parameters or users: the catalog decides which keys to use.
+
+Every method blocks (file or network I/O). Callers on the Tornado event loop must run
+them in a worker thread; the catalog does.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from traitlets.config import LoggingConfigurable
+
+
+class StoreError(Exception):
+    """Base class for store failures."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached, or refused an operation for a reason other than a
+    missing object (network down, bad credentials, full disk). Maps to HTTP 503."""
+
+
+class ObjectNotFound(StoreError, KeyError):
+    """No object is stored under the key."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object as listed by :meth:`TemplateStore.list`."""
+
+    key: str
+    size: int
+    last_modified: datetime.datetime
+
+
+class TemplateStore(LoggingConfigurable):
+    """Keeps template notebooks under string keys.
+
+    Keys are ``/``-separated relative paths that the catalog has already validated
+    (no ``..``, no leading ``/``, no backslash, no control character).
+    """
+
+    #: short name used in configuration and in /health
+    kind = "abstract"
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``, replacing any object there. Atomic: a reader sees
+        the old bytes or the new ones, never a part."""
+        raise NotImplementedError
+
+    def get(self, key: str) -> bytes:
+        """Return the bytes under ``key``; raise :class:`ObjectNotFound` if there are none."""
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        """Remove the object under ``key``. Removing a missing object is not an error."""
+        raise NotImplementedError
+
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every object whose key starts with ``prefix``, recursively, in no set order."""
+        raise NotImplementedError
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the store answers. Used by /health."""
+        raise NotImplementedError
+
+    def presigned_url(self, key: str, expires: datetime.timedelta) -> str | None:
+        """A URL that lets anyone holding it GET the object until ``expires`` from now,
+        or None when the store cannot sign URLs (the service then signs its own)."""
+        return None
+
+    def describe(self) -> str:
+        """A one-line description for logs. Never includes credentials."""
+        return self.kind

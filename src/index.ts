@@ -1,0 +1,91 @@
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import { TemplatesPanel } from './panel';
+import { serviceBaseUrl } from './service';
+
+export { templatesIcon } from './icon';
+export { PANEL_ID, TemplatesPanel } from './panel';
+export { serviceBaseUrl } from './service';
+
+/**
+ * The command IDs used by the extension.
+ */
+export namespace CommandIDs {
+  export const open = 'templates:open';
+}
+
+/**
+ * The plugin ID, also the ID of its settings.
+ */
+const PLUGIN_ID = 'jupyterhub-templates:plugin';
+
+/**
+ * Adds the notebook templates panel to the left sidebar.
+ */
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description:
+    'A left sidebar panel with the notebook templates of JupyterHub.',
+  autoStart: true,
+  optional: [ILayoutRestorer, ICommandPalette, ITranslator, ISettingRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    translator: ITranslator | null,
+    settingRegistry: ISettingRegistry | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('jupyterhub_templates');
+
+    const panel = new TemplatesPanel({ trans });
+    panel.serviceUrl = serviceBaseUrl('');
+    app.shell.add(panel, 'left', { rank: 600 });
+    if (restorer) {
+      restorer.add(panel, PLUGIN_ID);
+    }
+
+    app.commands.addCommand(CommandIDs.open, {
+      label: trans.__('Open Templates'),
+      caption: trans.__('Open the notebook templates panel'),
+      describedBy: {
+        args: { type: 'object', properties: {} }
+      },
+      execute: () => {
+        app.shell.activateById(panel.id);
+      }
+    });
+    if (palette) {
+      palette.addItem({
+        command: CommandIDs.open,
+        category: trans.__('Templates')
+      });
+    }
+
+    if (settingRegistry) {
+      const updateSettings = (settings: ISettingRegistry.ISettings): void => {
+        const override = settings.get('serviceUrl').composite;
+        panel.serviceUrl = serviceBaseUrl(
+          typeof override === 'string' ? override : ''
+        );
+      };
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          updateSettings(settings);
+          settings.changed.connect(updateSettings);
+        })
+        .catch(reason => {
+          console.error(`Failed to load settings for ${PLUGIN_ID}.`, reason);
+        });
+    }
+  }
+};
+
+export default plugin;

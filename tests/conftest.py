@@ -1,0 +1,3 @@
+"""Shared fixtures: S3 (moto), PostgreSQL, JupyterHub. See tests/fixtures/."""
+
+pytest_plugins = ["fixtures.s3", "fixtures.postgres", "fixtures.hub"]

@@ -1,0 +1,18 @@
+"""JupyterHub config for the tests: the project's own jupyterhub_config.py, plus a
+harness service whose token creates users and mints their tokens."""
+
+import os
+
+c = get_config()  # noqa: F821
+load_subconfig(os.environ["TEMPLATES_PROJECT_CONFIG"])  # noqa: F821
+
+c.JupyterHub.services.append(
+    {"name": "test-harness", "api_token": os.environ["TEMPLATES_TEST_HARNESS_TOKEN"]}
+)
+c.JupyterHub.load_roles.append(
+    {
+        "name": "test-harness",
+        "services": ["test-harness"],
+        "scopes": ["admin:users", "tokens", "admin:servers", "read:roles", "groups"],
+    }
+)

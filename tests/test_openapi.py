@@ -1,0 +1,54 @@
+"""The OpenAPI document is valid and describes exactly the routes the app serves."""
+
+from __future__ import annotations
+
+import re
+
+from openapi_spec_validator import validate
+
+from jupyterhub_templates.service.app import TemplatesService
+from jupyterhub_templates.service.openapi import openapi_document
+
+
+def _served_paths(tmp_path, monkeypatch) -> set[str]:
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "x" * 32)
+    monkeypatch.setenv("JUPYTERHUB_CLIENT_ID", "service-templates")
+    app = TemplatesService(
+        db_url=f"sqlite:///{tmp_path / 'o.sqlite'}",
+        config_file="",
+    )
+    app.config.DirectoryTemplateStore.root = str(tmp_path / "store")
+    app.init_components()
+    web_app = app.make_app()
+    paths = set()
+    prefix = app.base_url
+    for rule in web_app.default_router.rules[0].target.rules:
+        pattern = rule.matcher.regex.pattern.rstrip("$")
+        if not pattern.startswith(prefix) or "oauth_callback" in pattern:
+            continue
+        path = "/" + pattern[len(prefix) :]
+        path = re.sub(r"\(\.\+\)", "{name}", path)
+        paths.add(path)
+    app.db.dispose()
+    return paths
+
+
+def test_document_is_valid_openapi() -> None:
+    validate(openapi_document())
+
+
+def test_every_route_is_documented_and_every_path_served(tmp_path, monkeypatch) -> None:
+    documented = set(openapi_document()["paths"])
+    served = _served_paths(tmp_path, monkeypatch)
+    assert served == documented
+
+
+def test_every_operation_documents_its_errors() -> None:
+    doc = openapi_document()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            codes = set(op["responses"])
+            if op.get("security") == [] and path != "/minio/download/{name}":
+                continue
+            assert "403" in codes, (method, path)
+            assert any(c.startswith("2") for c in codes), (method, path)

@@ -1,0 +1,149 @@
+"""Unit tests of the pieces below HTTP: names, notebooks, cache, signing, logging."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from notebooks import make_notebook
+
+from jupyterhub_templates.catalog.cache import ContentCache
+from jupyterhub_templates.catalog.names import check_category, check_filename, split_name
+from jupyterhub_templates.catalog.notebooks import parse_notebook
+from jupyterhub_templates.errors import InvalidInput
+from jupyterhub_templates.service.log import SecretsFilter, scrub_uri
+from jupyterhub_templates.service.signing import sign_download, verify_download
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a.ipynb",
+        "AutoML template (v2).ipynb",
+        "análisis.ipynb",
+        "x" * 249 + ".ipynb",
+        "a-b_c+d,e@f.ipynb",
+    ],
+)
+def test_good_filenames(name: str) -> None:
+    assert check_filename(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        ".ipynb",
+        "a.ipynb ",
+        " a.ipynb",
+        "a.json",
+        "a/b.ipynb",
+        "a\\b.ipynb",
+        "..a.ipynb",
+        "a\u200b.ipynb",
+        "a\x7f.ipynb",
+        "\uff46.ipynb",
+        "a:b.ipynb",
+        "a*.ipynb",
+        "x" * 250 + ".ipynb",
+    ],
+)
+def test_bad_filenames(name: str) -> None:
+    with pytest.raises(InvalidInput):
+        check_filename(name)
+
+
+def test_categories_and_names() -> None:
+    assert check_category("ml-2_x") == "ml-2_x"
+    for bad in ["", "a/b", "a.b", "..", "x" * 65, "é"]:
+        with pytest.raises(InvalidInput):
+            check_category(bad)
+    assert split_name("ml/a.ipynb") == ("ml", "a.ipynb")
+    for bad in ["a.ipynb", "/ml/a.ipynb", "ml/x/a.ipynb", "ml\\a.ipynb", "../a.ipynb"]:
+        with pytest.raises(InvalidInput):
+            split_name(bad)
+
+
+def test_parameters_inferred_with_types_and_help() -> None:
+    info = parse_notebook(make_notebook())
+    assert info.kernel_name == "python3"
+    by_name = {p["name"]: p for p in info.parameters}
+    assert by_name["n_estimators"] == {
+        "name": "n_estimators",
+        "type": "int",
+        "annotation": "int",
+        "default": "100",
+        "default_value": 100,
+        "help": "trees in the forest",
+    }
+    assert by_name["options"]["default_value"] == {"seed": 42}
+    assert by_name["use_gpu"]["help"] == ""
+
+
+def test_notebook_without_parameters_cell_or_tags() -> None:
+    import json
+
+    nb = json.loads(make_notebook(None))
+    for cell in nb["cells"]:
+        cell["metadata"].pop("tags", None)  # papermill's inference would fail on these
+    info = parse_notebook(json.dumps(nb).encode())
+    assert info.parameters == []
+
+
+def test_non_literal_default_is_any() -> None:
+    info = parse_notebook(make_notebook("when = datetime.now()  # computed"))
+    [p] = info.parameters
+    assert p["type"] == "any"
+    assert p["default_value"] is None
+    assert p["default"] == "datetime.now()"
+
+
+def test_old_nbformat_is_converted() -> None:
+    import nbformat
+
+    nb3 = nbformat.v3.new_notebook(
+        worksheets=[nbformat.v3.new_worksheet(cells=[nbformat.v3.new_code_cell(input="x = 1")])]
+    )
+    info = parse_notebook(nbformat.writes(nb3, version=3).encode())
+    assert info.notebook.nbformat == 4
+
+
+def test_cache_is_bounded_and_lru() -> None:
+    cache = ContentCache(10)
+    cache.put("a", b"12345")
+    cache.put("b", b"12345")
+    assert cache.get("a") == b"12345"  # a is now most recent
+    cache.put("c", b"123")
+    assert cache.get("b") is None
+    assert cache.get("a") is not None and cache.get("c") is not None
+    assert cache.size <= 10
+    cache.put("huge", b"x" * 11)
+    assert cache.get("huge") is None
+
+
+def test_signing() -> None:
+    sig = sign_download(b"k", "ml/a.ipynb", 1, 100)
+    assert verify_download(b"k", "ml/a.ipynb", 1, 100, sig)
+    assert not verify_download(b"k", "ml/a.ipynb", 2, 100, sig)
+    assert not verify_download(b"k", "ml/b.ipynb", 1, 100, sig)
+    assert not verify_download(b"k", "ml/a.ipynb", 1, 101, sig)
+    assert not verify_download(b"other", "ml/a.ipynb", 1, 100, sig)
+
+
+def test_scrub_uri() -> None:
+    assert scrub_uri("/x?token=abc&q=1") == "/x?token=[secret]&q=1"
+    assert "deadbeef" not in scrub_uri("/d?signature=deadbeef&version=1")
+    assert scrub_uri("/plain") == "/plain"
+
+
+def test_secrets_filter_masks_messages_and_args(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test-secrets")
+    handler = logging.StreamHandler()
+    f = SecretsFilter(["supersecretvalue", ""])
+    record = logger.makeRecord(
+        "x", logging.INFO, __file__, 1, "key=%s", ("supersecretvalue",), None
+    )
+    assert f.filter(record)
+    assert "supersecretvalue" not in record.getMessage()
+    assert "[secret]" in record.getMessage()
+    handler.close()
