@@ -24,7 +24,7 @@ $(BIN)/configurable-http-proxy: | $(BIN)/python
 chp: $(BIN)/configurable-http-proxy
 
 $(VENV)/.installed: pyproject.toml package.json | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test,dev]"
+	$(BIN)/pip install --quiet -e ".[demo,test,dev]"
 	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
 

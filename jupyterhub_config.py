@@ -128,6 +128,8 @@ service = {
     "info": {"description": "Notebook templates: gallery, parameters and runs."},
     # Browser access goes through the Hub's OAuth; API clients send their token.
     "oauth_client_allowed_scopes": [ADMIN_SCOPE],
+    # A service the operator deployed: no "Authorize access" page on first visit.
+    "oauth_no_confirm": True,
 }
 if external_url:
     service["url"] = external_url

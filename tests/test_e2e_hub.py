@@ -173,3 +173,52 @@ def test_service_token_never_logged(managed_hub: Hub) -> None:
     text = managed_hub.log.read_text()
     for token in managed_hub.tokens.values():
         assert token not in text
+
+
+def browser_login(hub: Hub, user: str) -> requests.Session:
+    """A browser-like session logged in to the Hub (DummyAuthenticator)."""
+    s = requests.Session()
+    s.headers["Accept"] = "text/html"
+    s.get(f"{hub.url}/hub/login", timeout=30)
+    r = s.post(
+        f"{hub.url}/hub/login?next=%2Fhub%2Fhome",  # not to the user's server: no spawn
+        data={"username": user, "password": "x", "_xsrf": s.cookies.get("_xsrf", "")},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text[:500]
+    return s
+
+
+def test_browser_oauth_login_and_xsrf(managed_hub: Hub) -> None:
+    """A browser goes through the Hub's OAuth to the service and gets a cookie; a
+    cookie-authenticated write without the XSRF token is refused and changes nothing."""
+    s = browser_login(managed_hub, "admin")
+    r = s.get(managed_hub.service_url, headers={"Sec-Fetch-Mode": "navigate"}, timeout=30)
+    assert r.status_code == 200, r.text[:500]
+    assert r.json()["user"] == "admin"
+    assert r.url.startswith(managed_hub.service_url)
+    # the cookie identifies the browser when it navigates to a route
+    r = s.get(
+        managed_hub.service_url + "minio/list-templates",
+        headers={"Sec-Fetch-Mode": "navigate"},
+        timeout=30,
+    )
+    assert r.status_code == 200
+    # scripts must send a token (as the Lab extension does) or the XSRF token
+    r = s.get(
+        managed_hub.service_url + "minio/list-templates",
+        headers={"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "cross-site"},
+        timeout=30,
+    )
+    assert r.status_code == 403
+    # a cross-site-style write with the cookie and no XSRF token: refused
+    r = s.post(
+        managed_hub.service_url + "minio/upload-template",
+        files={"file": ("xsrf.ipynb", make_notebook())},
+        data={"category": "xsrf"},
+        headers={"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "cross-site"},
+        timeout=30,
+    )
+    assert r.status_code == 403
+    r = call(managed_hub, "GET", "minio/list-templates", "alice", params={"category": "xsrf"})
+    assert r.json()["total"] == 0

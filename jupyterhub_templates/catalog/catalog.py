@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -350,8 +351,6 @@ class Catalog(LoggingConfigurable):
                 last_modified=isoformat(chosen.created_at),
             )
         if content:
-            import json
-
             info["content"] = json.loads(self._read(chosen))
         return info
 

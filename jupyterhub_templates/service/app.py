@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 
-from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from jupyterhub.services.auth import HubOAuth
 from tornado import web
 from tornado.httpserver import HTTPServer
 from traitlets import Bool, Bytes, Float, Int, Type, Unicode, default, validate
@@ -33,7 +33,7 @@ from .handlers.base import ADMIN_SCOPE_SETTING, NotFoundHandler
 from .handlers.catalog import catalog_routes
 from .handlers.health import HealthChecker, HealthHandler
 from .handlers.openapi import OpenAPIHandler
-from .handlers.root import RootHandler
+from .handlers.root import OAuthCallbackHandler, RootHandler
 from .log import install_secrets_filter, log_request
 
 STORE_KINDS = {
@@ -195,6 +195,25 @@ class TemplatesService(Application):
             return hashlib.sha256(b"jupyterhub-templates download\n" + seed.encode()).digest()
         return secrets.token_bytes(32)
 
+    cookie_secret = Bytes(
+        help="""Key that signs the service's OAuth cookies.
+
+        Default: from $JUPYTERHUB_TEMPLATES_COOKIE_SECRET (hex), else derived from the
+        service's Hub API token, so every replica accepts the others' cookies; random
+        per process when there is no token.
+        """,
+    ).tag(config=True)
+
+    @default("cookie_secret")
+    def _default_cookie_secret(self) -> bytes:
+        configured = os.environ.get("JUPYTERHUB_TEMPLATES_COOKIE_SECRET")
+        if configured:
+            return bytes.fromhex(configured)
+        token = os.environ.get("JUPYTERHUB_API_TOKEN")
+        if token:
+            return hashlib.sha256(b"jupyterhub-templates cookies\n" + token.encode()).digest()
+        return secrets.token_bytes(32)
+
     health_cache_seconds = Float(
         5.0, help="How long /health reuses its last verdict, in seconds."
     ).tag(config=True)
@@ -306,7 +325,7 @@ class TemplatesService(Application):
         routes += [
             (prefix + "health", HealthHandler),
             (prefix + "openapi.json", OpenAPIHandler),
-            (prefix + "oauth_callback", HubOAuthCallbackHandler),
+            (prefix + "oauth_callback", OAuthCallbackHandler),
             (prefix, RootHandler),
             (prefix.rstrip("/"), web.RedirectHandler, {"url": prefix}),
         ]
@@ -319,7 +338,7 @@ class TemplatesService(Application):
             "download_secret": self.download_url_secret,
             "health": HealthChecker(self, self.health_cache_seconds),
             ADMIN_SCOPE_SETTING: self.admin_scope,
-            "cookie_secret": os.urandom(32),
+            "cookie_secret": self.cookie_secret,
             "log_function": log_request,
             "default_handler_class": NotFoundHandler,
             "xsrf_cookies": False,  # HubOAuth checks XSRF for cookie-authenticated requests
