@@ -41,11 +41,7 @@ def log_request(handler: RequestHandler) -> None:
     else:
         log = access_log.error
     user = getattr(handler, "_hub_auth_user_cache", None)
-    who = (
-        f" ({user['kind'] if user.get('kind') != 'user' else 'user'} {user['name']})"
-        if user
-        else ""
-    )
+    who = f" ({user.get('kind', 'user')} {user['name']})" if user else ""
     log(
         "%d %s %s%s %.2fms",
         status,

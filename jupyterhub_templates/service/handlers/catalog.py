@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 
 from tornado import httputil, web
 
-from ...errors import InvalidInput, NotAllowed, NotFound, TooLarge
+from ...errors import InvalidInput, NotAllowed, TooLarge
 from ..signing import sign_download, verify_download
 from .base import BaseHandler
 
@@ -229,10 +229,7 @@ class DownloadHandler(BaseHandler):
             raise web.HTTPError(403, "This download URL is invalid.")
         if expires < time.time():
             raise web.HTTPError(403, "This download URL has expired.")
-        try:
-            record, data = await self.run(self.catalog.read, name, version)
-        except NotFound:
-            raise
+        record, data = await self.run(self.catalog.read, name, version)
         filename = name.rsplit("/", 1)[-1]
         self.set_header("Content-Type", "application/x-ipynb+json")
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename)}")
