@@ -46,6 +46,16 @@ def _env(name: str, fallback: str) -> str:
     return os.environ.get(name) or fallback
 
 
+def _service_secret(purpose: bytes, env_name: str) -> bytes:
+    """A key for ``purpose``, derived from ``$env_name`` or else from the service's Hub
+    API token (the same in every replica), or random per process when neither is set.
+    Each purpose gets its own key, so one key never serves two uses."""
+    seed = os.environ.get(env_name) or os.environ.get("JUPYTERHUB_API_TOKEN")
+    if seed:
+        return hashlib.sha256(b"jupyterhub-templates " + purpose + b"\n" + seed.encode()).digest()
+    return secrets.token_bytes(32)
+
+
 class TemplatesService(Application):
     """Serve the template catalog as a JupyterHub service."""
 
@@ -188,31 +198,20 @@ class TemplatesService(Application):
 
     @default("download_url_secret")
     def _default_download_secret(self) -> bytes:
-        seed = os.environ.get("JUPYTERHUB_TEMPLATES_DOWNLOAD_SECRET") or os.environ.get(
-            "JUPYTERHUB_API_TOKEN"
-        )
-        if seed:
-            return hashlib.sha256(b"jupyterhub-templates download\n" + seed.encode()).digest()
-        return secrets.token_bytes(32)
+        return _service_secret(b"download", "JUPYTERHUB_TEMPLATES_DOWNLOAD_SECRET")
 
     cookie_secret = Bytes(
         help="""Key that signs the service's OAuth cookies.
 
-        Default: from $JUPYTERHUB_TEMPLATES_COOKIE_SECRET (hex), else derived from the
+        Default: derived from $JUPYTERHUB_TEMPLATES_COOKIE_SECRET, else from the
         service's Hub API token, so every replica accepts the others' cookies; random
-        per process when there is no token.
+        per process when there is neither.
         """,
     ).tag(config=True)
 
     @default("cookie_secret")
     def _default_cookie_secret(self) -> bytes:
-        configured = os.environ.get("JUPYTERHUB_TEMPLATES_COOKIE_SECRET")
-        if configured:
-            return bytes.fromhex(configured)
-        token = os.environ.get("JUPYTERHUB_API_TOKEN")
-        if token:
-            return hashlib.sha256(b"jupyterhub-templates cookies\n" + token.encode()).digest()
-        return secrets.token_bytes(32)
+        return _service_secret(b"cookies", "JUPYTERHUB_TEMPLATES_COOKIE_SECRET")
 
     health_cache_seconds = Float(
         5.0, help="How long /health reuses its last verdict, in seconds."
@@ -269,6 +268,7 @@ class TemplatesService(Application):
             os.environ.get("JUPYTERHUB_API_TOKEN", ""),
             os.environ.get("JUPYTERHUB_TEMPLATES_S3_SECRET_KEY", ""),
             os.environ.get("JUPYTERHUB_TEMPLATES_DOWNLOAD_SECRET", ""),
+            os.environ.get("JUPYTERHUB_TEMPLATES_COOKIE_SECRET", ""),
         ]
         from sqlalchemy.engine import make_url
 

@@ -18,7 +18,22 @@ T = TypeVar("T")
 ADMIN_SCOPE_SETTING = "templates_admin_scope"
 
 
-class BaseHandler(HubOAuthenticated, web.RequestHandler):
+class ServiceHubAuth:
+    """Handlers use the service's one HubOAuth (from the app settings), never a new
+    singleton: it holds the OAuth state, PKCE verifiers and the user cache."""
+
+    settings: dict[str, Any]
+
+    @property
+    def hub_auth(self) -> HubOAuth:
+        return self.settings["hub_auth"]
+
+    @hub_auth.setter
+    def hub_auth(self, value: HubOAuth) -> None:  # required by the mixin's interface
+        self.settings["hub_auth"] = value
+
+
+class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
     """Common ground for every route.
 
     The Hub user is resolved in :meth:`prepare` with an async call (HubAuth's
@@ -28,14 +43,6 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
     #: whether the route needs an authenticated Hub user
     auth_required = True
-
-    @property
-    def hub_auth(self) -> HubOAuth:
-        return self.settings["hub_auth"]
-
-    @hub_auth.setter
-    def hub_auth(self, value: HubOAuth) -> None:  # required by the mixin's interface
-        self.settings["hub_auth"] = value
 
     @property
     def catalog(self) -> Any:

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from jupyterhub.services.auth import HubOAuthCallbackHandler
 
 from ..._version import __version__
-from .base import BaseHandler
+from .base import BaseHandler, ServiceHubAuth
 
 
-class OAuthCallbackHandler(HubOAuthCallbackHandler):
-    """Completes the Hub's OAuth login with the service's own HubOAuth (which holds the
-    PKCE verifier of the login it started), not a new singleton."""
-
-    @property
-    def hub_auth(self) -> HubOAuth:
-        return self.settings["hub_auth"]
-
-    @hub_auth.setter
-    def hub_auth(self, value: HubOAuth) -> None:
-        self.settings["hub_auth"] = value
+class OAuthCallbackHandler(ServiceHubAuth, HubOAuthCallbackHandler):
+    """Completes the Hub's OAuth login with the service's own HubOAuth, which holds the
+    PKCE verifier of the login it started."""
 
 
 class RootHandler(BaseHandler):
