@@ -3,9 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+KERNEL_ENV := .venv-kernel
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help install install-test chp lab-build demo test test-fast lint format clean
+.PHONY: help install install-test chp lab-build kernel demo test test-fast lint format clean
 
 help:
 	@echo "make demo   set everything up and start JupyterHub with the templates service"
@@ -30,10 +31,20 @@ $(VENV)/.installed: pyproject.toml package.json | $(BIN)/python
 
 install: $(VENV)/.installed chp
 
-demo: install
+# The notebook kernel "mlflow_kernel": its own virtualenv (MLflow 3, scikit-learn, ...), the
+# kernelspec registered in $(VENV)'s prefix, where single-user servers started from $(VENV)
+# (and papermill in the tests) find it. Redone when the requirements or the script change,
+# or when $(VENV) was reinstalled; setup_kernel.sh itself skips pip when nothing changed.
+$(KERNEL_ENV)/.make-stamp: kernel_requirements.txt setup_kernel.sh $(VENV)/.installed
+	PYTHON=$(PYTHON) ./setup_kernel.sh $(KERNEL_ENV) $(VENV)
+	touch $@
+
+kernel: $(KERNEL_ENV)/.make-stamp
+
+demo: install kernel
 	$(BIN)/jupyterhub -f jupyterhub_config.py
 
-test: install
+test: install kernel
 	bash tests/start-services.sh
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
@@ -48,4 +59,4 @@ format: install
 	$(BIN)/jlpm run lint
 
 clean:
-	rm -rf $(VENV) node_modules labextension lib tsconfig.tsbuildinfo demo
+	rm -rf $(VENV) $(KERNEL_ENV) node_modules labextension lib tsconfig.tsbuildinfo demo

@@ -16,6 +16,7 @@ export default defineConfig([
       '**/*.js',
       '**/*.d.ts',
       '.venv',
+      '.venv-kernel',
       '.yarn',
       'jupyterhub_templates',
       'tests',

@@ -1,3 +1,3 @@
 """Shared fixtures: S3 (moto), PostgreSQL, JupyterHub. See tests/fixtures/."""
 
-pytest_plugins = ["fixtures.s3", "fixtures.postgres", "fixtures.hub"]
+pytest_plugins = ["fixtures.s3", "fixtures.postgres", "fixtures.hub", "fixtures.mlflow"]

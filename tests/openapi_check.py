@@ -20,7 +20,13 @@ def _resolve(node: Any, doc: dict[str, Any]) -> Any:
             for part in node["$ref"].lstrip("#/").split("/"):
                 target = target[part]
             return _resolve(copy.deepcopy(target), doc)
-        return {k: _resolve(v, doc) for k, v in node.items()}
+        resolved = {k: _resolve(v, doc) for k, v in node.items() if k != "nullable"}
+        # OpenAPI 3.0's "nullable" in JSON Schema terms
+        if node.get("nullable") and "type" in resolved:
+            resolved["type"] = [resolved["type"], "null"]
+            if "enum" in resolved:
+                resolved["enum"] = [*resolved["enum"], None]
+        return resolved
     if isinstance(node, list):
         return [_resolve(v, doc) for v in node]
     return node

@@ -26,7 +26,14 @@ def test_upgrade_from_empty(db_url: str) -> None:
     assert inspect(db.engine).get_table_names() == []
     db.upgrade()
     tables = set(inspect(db.engine).get_table_names())
-    assert {"templates", "template_versions", "alembic_version"} <= tables
+    assert {
+        "templates",
+        "template_versions",
+        "notebooks",
+        "notebook_params",
+        "notebook_executions",
+        "alembic_version",
+    } <= tables
     with db.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     # applying again is a no-op

@@ -28,6 +28,7 @@ def _served_paths(tmp_path, monkeypatch) -> set[str]:
             continue
         path = "/" + pattern[len(prefix) :]
         path = re.sub(r"\(\.\+\)", "{name}", path)
+        path = re.sub(r"\(\[\^/\]\+\)", "{id}", path)
         paths.add(path)
     app.db.dispose()
     return paths

@@ -164,6 +164,29 @@ class Catalog(LoggingConfigurable):
             overwrite=overwrite,
         )
 
+    def add_missing(self, templates: dict[str, bytes], *, uploader: str) -> list[str]:
+        """Upload each ``{"category/file.ipynb": bytes}`` not yet in the catalog (never
+        replacing one); return the names added. Used to load the example templates."""
+        added = []
+        for name, data in templates.items():
+            category, filename = split_name(name)
+            with self.db.session() as session:
+                exists = session.scalar(select(Template.id).where(Template.name == name))
+            if exists is not None:
+                continue
+            try:
+                self.upload(
+                    filename=filename,
+                    category=category,
+                    data=data,
+                    description=_first_heading(data),
+                    uploader=uploader,
+                )
+            except Conflict:
+                continue  # another replica added it meanwhile
+            added.append(name)
+        return added
+
     def _write_version(
         self,
         name: str,
@@ -544,3 +567,18 @@ class Catalog(LoggingConfigurable):
             session.commit()
         referenced.difference_update(keys)
         self._delete_objects(keys)
+
+
+def _first_heading(data: bytes) -> str:
+    """The first Markdown heading of a notebook, as a description."""
+    try:
+        nb = json.loads(data)
+        for cell in nb.get("cells", []):
+            if cell.get("cell_type") == "markdown":
+                source = "".join(cell.get("source", ""))
+                for line in source.splitlines():
+                    if line.strip():
+                        return line.lstrip("#").strip()[:MAX_DESCRIPTION]
+    except (ValueError, AttributeError, TypeError):
+        pass
+    return ""

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -97,3 +98,87 @@ class TemplateVersion(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     template: Mapped[Template] = relationship(back_populates="versions")
+
+
+class Notebook(Base):
+    """A notebook in a user's server that the system created from a template (or that
+    was submitted through the legacy API). ``path`` is relative to the server's root."""
+
+    __tablename__ = "notebooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(255), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    #: ``template`` (created from one) or ``submitted`` (legacy /submit-notebook)
+    source: Mapped[str] = mapped_column(String(16), default="template")
+    template_name: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    template_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    params: Mapped[list[NotebookParam]] = relationship(
+        back_populates="notebook",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="NotebookParam.position",
+    )
+
+
+class NotebookParam(Base):
+    """One parameter applied to a notebook, its value as JSON text."""
+
+    __tablename__ = "notebook_params"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notebook_id: Mapped[int] = mapped_column(
+        ForeignKey("notebooks.id", ondelete="CASCADE", name="fk_params_notebook"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+
+    notebook: Mapped[Notebook] = relationship(back_populates="params")
+
+
+class Execution(Base):
+    """One run of a notebook in its owner's server, as the service follows it.
+
+    ``remote_id`` is the id the server extension knows the run by; the record is updated
+    from what the extension reports until the run ends.
+    """
+
+    __tablename__ = "notebook_executions"
+    __table_args__ = (UniqueConstraint("remote_id", name="uq_executions_remote_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    remote_id: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(255), index=True)
+    notebook_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notebooks.id", ondelete="SET NULL", name="fk_executions_notebook"),
+        nullable=True,
+    )
+    notebook_path: Mapped[str] = mapped_column(String(1024))
+    output_path: Mapped[str] = mapped_column(String(1024))
+    template_name: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    kernel_name: Mapped[str] = mapped_column(String(255), default="")
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: pending, running, success, failed, cancelled
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    #: why it failed: cell error, kernel died, timeout, kernel not found, server stopped, error
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_cell: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cells_done: Mapped[int] = mapped_column(Integer, default=0)
+    cells_total: Mapped[int] = mapped_column(Integer, default=0)
+    current_cell: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: the extension's boot id when dispatched: another id later means the server restarted
+    server_boot_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    experiment_name: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    mlflow_runs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    start_time: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    end_time: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,6 +4,7 @@ catalog over Tornado, behind JupyterHub's proxy at ``/services/templates/``."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -26,12 +27,19 @@ from .._version import __version__
 from ..catalog import Catalog
 from ..db import Database, safe_url
 from ..errors import Unavailable
+from ..execution.executions import Executions
+from ..execution.records import ExecutionRecords
+from ..hub import ContentsClient, ExtensionClient, HubClient
+from ..notebooks.creator import NotebookCreator
+from ..notebooks.records import NotebookRecords
 from ..stores.base import TemplateStore
 from ..stores.directory import DirectoryTemplateStore
 from ..stores.s3 import S3TemplateStore
 from .handlers.base import ADMIN_SCOPE_SETTING, NotFoundHandler
 from .handlers.catalog import catalog_routes
+from .handlers.executions import execution_routes
 from .handlers.health import HealthChecker, HealthHandler
+from .handlers.notebooks import notebook_routes
 from .handlers.openapi import OpenAPIHandler
 from .handlers.root import OAuthCallbackHandler, RootHandler
 from .log import install_secrets_filter, log_request
@@ -225,6 +233,93 @@ class TemplatesService(Application):
         "giving up, so the service may start before its database.",
     ).tag(config=True)
 
+    # -- users' servers and executions -------------------------------------------
+
+    proxy_url = Unicode(
+        help="""URL of the Hub's proxy as the service reaches it; users' servers are
+        reached through it at /user/<name>/ with the service's token.
+
+        Default: $JUPYTERHUB_TEMPLATES_PROXY_URL, else http://127.0.0.1:8000.
+        """,
+    ).tag(config=True)
+
+    @default("proxy_url")
+    def _default_proxy_url(self) -> str:
+        return _env("JUPYTERHUB_TEMPLATES_PROXY_URL", "http://127.0.0.1:8000").rstrip("/")
+
+    public_url = Unicode(
+        help="""The Hub's public URL, for the notebook links in answers
+        (e.g. https://hub.example.org).
+
+        Default: $JUPYTERHUB_PUBLIC_URL, else the proxy URL.
+        """,
+    ).tag(config=True)
+
+    @default("public_url")
+    def _default_public_url(self) -> str:
+        return _env("JUPYTERHUB_PUBLIC_URL", self.proxy_url).rstrip("/")
+
+    server_start_timeout = Float(
+        60.0,
+        help="How long (seconds) to wait for a user's stopped server to start before "
+        "answering 503.",
+    ).tag(config=True)
+
+    first_cell_timeout = Float(
+        30.0,
+        help="POST /execute-notebook answers once the first cell has run, or after this "
+        "many seconds.",
+    ).tag(config=True)
+
+    max_execution_timeout = Float(
+        86400.0, help="The longest timeout (seconds) a caller may give an execution."
+    ).tag(config=True)
+
+    execution_poll_wait = Float(
+        20.0,
+        help="How long one long poll of a user's server waits for a change (seconds).",
+    ).tag(config=True)
+
+    server_stopped_grace = Float(
+        30.0,
+        help="A server unreachable this long (seconds) while the Hub still calls it running "
+        "is taken as stopped: its running executions fail with 'server stopped'.",
+    ).tag(config=True)
+
+    mlflow_tracking_uri = Unicode(
+        help="""MLflow tracking server given to executions (MLFLOW_TRACKING_URI), and
+        searched for the runs they log. Empty: executions get none.
+
+        Default: $JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI.
+        """,
+    ).tag(config=True)
+
+    @default("mlflow_tracking_uri")
+    def _default_mlflow_uri(self) -> str:
+        return _env("JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI", "")
+
+    mlflow_ui_url = Unicode(
+        help="""Base of the MLflow links on executions, as users' browsers reach the
+        MLflow UI. Default: $JUPYTERHUB_TEMPLATES_MLFLOW_UI_URL, else the tracking URI.
+        """,
+    ).tag(config=True)
+
+    @default("mlflow_ui_url")
+    def _default_mlflow_ui(self) -> str:
+        return _env("JUPYTERHUB_TEMPLATES_MLFLOW_UI_URL", "")
+
+    load_examples = Bool(
+        help="""At start, add the example templates that ship with the package to the
+        catalog (only those missing; nothing is replaced).
+
+        Default: $JUPYTERHUB_TEMPLATES_LOAD_EXAMPLES (1/0), else off.
+        """,
+    ).tag(config=True)
+
+    @default("load_examples")
+    def _default_load_examples(self) -> bool:
+        return _env("JUPYTERHUB_TEMPLATES_LOAD_EXAMPLES", "0").lower() in ("1", "true", "yes")
+
     # -- runtime objects -------------------------------------------------------
 
     db: Database
@@ -275,6 +370,9 @@ class TemplatesService(Application):
         password = make_url(self.db_url).password
         if password:
             secret_values.append(str(password))
+        mlflow_password = urlparse(self.mlflow_tracking_uri).password
+        if mlflow_password:
+            secret_values.append(mlflow_password)
         install_secrets_filter([self.log], secret_values)
 
     def init_components(self) -> None:
@@ -290,6 +388,13 @@ class TemplatesService(Application):
         self.executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="templates")
         self.log.info("database: %s", safe_url(self.db_url))
         self.log.info("template store: %s", self.store.describe())
+        if self.load_examples:
+            from ..examples import example_templates
+
+            examples = {name: path.read_bytes() for name, path in example_templates().items()}
+            added = self.catalog.add_missing(examples, uploader="examples")
+            if added:
+                self.log.info("example templates added: %s", ", ".join(added))
 
     def _wait_for_database(self) -> None:
         deadline = time.monotonic() + self.db_startup_timeout
@@ -317,11 +422,48 @@ class TemplatesService(Application):
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    async def run_blocking(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Run blocking ``fn`` in the worker pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    def init_servers(self) -> None:
+        """Clients of the Hub and users' servers; notebook creation; executions."""
+        self.hub = HubClient(self.hub_auth.api_url, self.hub_auth.api_token, self.proxy_url)
+        self.notebook_records = NotebookRecords(self.db)
+        self.creator = NotebookCreator(
+            catalog=self.catalog,
+            records=self.notebook_records,
+            hub=self.hub,
+            contents=ContentsClient(self.hub),
+            run=self.run_blocking,
+            public_url=self.public_url,
+            server_start_timeout=self.server_start_timeout,
+        )
+        self.executions = Executions(
+            records=ExecutionRecords(self.db, self.base_url),
+            notebooks=self.notebook_records,
+            hub=self.hub,
+            extension=ExtensionClient(self.hub),
+            run=self.run_blocking,
+            public_url=self.public_url,
+            server_start_timeout=self.server_start_timeout,
+            mlflow_tracking_uri=self.mlflow_tracking_uri,
+            mlflow_ui_url=self.mlflow_ui_url,
+            max_timeout=self.max_execution_timeout,
+            poll_wait=self.execution_poll_wait,
+            stopped_grace=self.server_stopped_grace,
+        )
+
     def make_app(self) -> web.Application:
         """The Tornado application with every route under :attr:`base_url`."""
         self.hub_auth = HubOAuth(parent=self, cache_max_age=60)
+        self.init_servers()
         prefix = self.base_url
-        routes: list[Any] = [(prefix + path, handler) for path, handler in catalog_routes()]
+        routes: list[Any] = [
+            (prefix + path, handler)
+            for path, handler in [*catalog_routes(), *notebook_routes(), *execution_routes()]
+        ]
         routes += [
             (prefix + "health", HealthHandler),
             (prefix + "openapi.json", OpenAPIHandler),
@@ -334,6 +476,11 @@ class TemplatesService(Application):
             "catalog": self.catalog,
             "executor": self.executor,
             "hub_auth": self.hub_auth,
+            "creator": self.creator,
+            "notebook_records": self.notebook_records,
+            "executions": self.executions,
+            "first_cell_timeout": self.first_cell_timeout,
+            "max_execution_timeout": self.max_execution_timeout,
             "base_url": prefix,
             "download_secret": self.download_url_secret,
             "health": HealthChecker(self, self.health_cache_seconds),
@@ -352,13 +499,16 @@ class TemplatesService(Application):
         # Uploads stream and enforce their own limit; this caps every other body.
         self.http_server = HTTPServer(app, xheaders=True, max_body_size=4 * 1024 * 1024)
         self.http_server.listen(url.port or 80, url.hostname or "127.0.0.1")
+        await self.executions.start()
         self.log.info("jupyterhub-templates %s listening on %s", __version__, self.bind_url)
         return self.http_server
 
     async def stop(self) -> None:
         if self.http_server is not None:
             self.http_server.stop()
+            await self.executions.stop()
             await self.http_server.close_all_connections()
+            self.hub.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()
 

@@ -40,6 +40,8 @@ VERSION_PARAM = {
 
 def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
     """The document, with ``servers`` pointing at ``base_url``."""
+    from . import openapi_runs  # its paths build on the helpers above
+
     parameter = {
         "type": "object",
         "required": ["name", "type", "default", "help"],
@@ -441,7 +443,7 @@ def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
         },
         "servers": [{"url": base_url.rstrip("/")}],
         "security": [{"hubToken": []}],
-        "paths": paths,
+        "paths": {**paths, **openapi_runs.paths()},
         "components": {
             "securitySchemes": {
                 "hubToken": {
@@ -480,6 +482,7 @@ def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
                     },
                 },
                 "Error": error,
+                **openapi_runs.schemas(),
             },
             "responses": {
                 f"E{code}": _json(_ref("Error"), text)
@@ -489,7 +492,7 @@ def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
                     404: "Not found",
                     409: "Conflict with what exists",
                     413: "Upload over the size limit",
-                    503: "The database, the store or the Hub is unavailable",
+                    503: "The database, the store, the Hub or the user's server is unavailable",
                 }.items()
             },
         },

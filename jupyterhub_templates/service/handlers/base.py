@@ -115,6 +115,21 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
             self.settings["executor"], functools.partial(fn, *args, **kwargs)
         )
 
+    def acting_for(self, username: object) -> str:
+        """The user a request acts for: the caller, or (admins only) the named user."""
+        if username is None or username == "":
+            return self.username
+        if not isinstance(username, str):
+            raise InvalidInput("username must be a string.")
+        if username != self.username:
+            self.require_admin("act for another user")
+        return username
+
+    @property
+    def owner_filter(self) -> str | None:
+        """Whose records the caller may see: None (everyone's) for admins."""
+        return None if self.is_templates_admin else self.username
+
     # -- input helpers --------------------------------------------------------
 
     def json_body(self) -> dict[str, Any]:
@@ -137,6 +152,28 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
             raise InvalidInput(f"{name} must be an integer.") from None
         if minimum is not None and value < minimum:
             raise InvalidInput(f"{name} must be at least {minimum}.")
+        return value
+
+    @staticmethod
+    def body_bool(body: dict[str, Any], name: str, default: bool = False) -> bool:
+        value = body.get(name, default)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{name} must be true or false.")
+        return value
+
+    @staticmethod
+    def body_str(body: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+        value = body.get(name)
+        if value is None:
+            if required:
+                raise InvalidInput(f"{name} is required.")
+            return None
+        if not isinstance(value, str):
+            raise InvalidInput(f"{name} must be a string.")
+        if required and not value.strip():
+            raise InvalidInput(f"{name} is required.")
         return value
 
     def bool_argument(self, name: str, default: bool = False, value: str | None = None) -> bool:

@@ -1,0 +1,308 @@
+"""Running notebooks in users' servers: dispatch, wait, cancel, log, MLflow runs.
+
+The layer between the execution handlers and the outside world. It records a run as
+``pending`` before anything happens, hands it to the user's server extension, and lets
+the :class:`~.monitor.ExecutionMonitor` follow it. Nothing here knows Tornado's web
+layer; errors are the project's (:mod:`jupyterhub_templates.errors`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..catalog.parameters import check_parameters
+from ..errors import Conflict, InvalidInput, NotFound, Unavailable
+from ..hub import ExtensionClient, HubClient
+from ..hub.client import ServerNotRunning
+from ..notebooks.creator import notebook_url
+from ..notebooks.paths import clean_notebook_path
+from ..notebooks.records import NotebookRecords
+from .mlflow_runs import MLflowUnavailable, find_runs
+from .monitor import ExecutionMonitor, is_final
+from .records import ExecutionRecords
+
+log = logging.getLogger(__name__)
+
+Run = Callable[..., Awaitable[Any]]
+
+#: the MLflow tag carrying the execution id on every run the notebook starts
+EXECUTION_TAG = "templates.execution_id"
+#: a tag unique across databases (the id the server knows the run by); runs are found by it
+RUN_KEY_TAG = "templates.run_key"
+
+
+@dataclass
+class ExecuteRequest:
+    """A request to run a notebook (already authorized for ``username``)."""
+
+    username: str
+    notebook_path: str
+    in_place: bool = False
+    kernel_name: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    output_path: str | None = None
+    timeout: float | None = None
+    experiment_name: str | None = None
+
+
+def default_output_path(notebook_path: str, execution_id: int) -> str:
+    """A new notebook beside the input: ``folder/name-run-<id>.ipynb``."""
+    stem = notebook_path[: -len(".ipynb")] if notebook_path.endswith(".ipynb") else notebook_path
+    return f"{stem}-run-{execution_id}.ipynb"
+
+
+def _experiment_for(template: str | None, notebook_path: str) -> str:
+    source = template or posixpath.basename(notebook_path)
+    return source[: -len(".ipynb")] if source.endswith(".ipynb") else source
+
+
+class Executions:
+    """Dispatch and follow executions."""
+
+    def __init__(
+        self,
+        *,
+        records: ExecutionRecords,
+        notebooks: NotebookRecords,
+        hub: HubClient,
+        extension: ExtensionClient,
+        run: Run,
+        public_url: str,
+        server_start_timeout: float,
+        mlflow_tracking_uri: str = "",
+        mlflow_ui_url: str = "",
+        max_timeout: float = 86400.0,
+        poll_wait: float = 20.0,
+        stopped_grace: float = 30.0,
+    ) -> None:
+        self.records = records
+        self.notebooks = notebooks
+        self.hub = hub
+        self.extension = extension
+        self.run = run
+        self.public_url = public_url
+        self.server_start_timeout = server_start_timeout
+        self.mlflow_tracking_uri = mlflow_tracking_uri
+        self.mlflow_ui_url = mlflow_ui_url or mlflow_tracking_uri
+        self.max_timeout = max_timeout
+        self.monitor = ExecutionMonitor(
+            records=records,
+            hub=hub,
+            extension=extension,
+            run=run,
+            on_final=self._after_run,
+            poll_wait=poll_wait,
+            stopped_grace=stopped_grace,
+        )
+
+    async def start(self) -> None:
+        await self.monitor.start()
+
+    async def stop(self) -> None:
+        await self.monitor.stop()
+
+    # -- dispatch ----------------------------------------------------------------
+
+    def _check(self, request: ExecuteRequest) -> tuple[str, str | None, dict[str, Any]]:
+        path = clean_notebook_path(request.notebook_path)
+        output = None
+        if request.in_place:
+            if request.output_path not in (None, "", path):
+                raise InvalidInput("output_path cannot be set for an in-place execution.")
+            output = path
+        elif request.output_path not in (None, ""):
+            output = clean_notebook_path(request.output_path, "output_path")
+        if request.kernel_name is not None and (
+            not isinstance(request.kernel_name, str)
+            or not request.kernel_name.strip()
+            or len(request.kernel_name) > 255
+        ):
+            raise InvalidInput("kernel_name must be a kernel's name.")
+        if request.timeout is not None:
+            if (
+                isinstance(request.timeout, bool)
+                or not isinstance(request.timeout, int | float)
+                or not request.timeout > 0
+            ):
+                raise InvalidInput("timeout must be a positive number of seconds.")
+            if request.timeout > self.max_timeout:
+                raise InvalidInput(f"timeout may be at most {self.max_timeout:.0f} seconds.")
+        if request.experiment_name is not None and (
+            not isinstance(request.experiment_name, str) or not request.experiment_name.strip()
+        ):
+            raise InvalidInput("experiment_name must be a non-empty string.")
+        parameters = check_parameters([], request.parameters, allow_unknown=True)
+        return path, output, parameters
+
+    async def submit(self, request: ExecuteRequest) -> dict[str, Any]:
+        """Record the run (pending), hand it to the user's server, follow it.
+
+        Returns the record's description. Nothing stays recorded when the server
+        refuses the run (bad path, missing notebook) or cannot be reached.
+        """
+        path, output, parameters = self._check(request)
+        found = await self.run(self.notebooks.latest_at, request.username, path)
+        notebook_id, template = found if found else (None, None)
+        experiment = request.experiment_name or _experiment_for(template, path)
+        server = await self.hub.ensure_running(request.username, self.server_start_timeout)
+        record = await self.run(
+            self.records.create,
+            username=request.username,
+            notebook_path=path,
+            output_path=lambda i: output or default_output_path(path, i),
+            remote_id=lambda i: f"{i}-{secrets.token_hex(6)}",
+            kernel_name=request.kernel_name or "",
+            parameters=parameters,
+            timeout=request.timeout,
+            template_name=template,
+            notebook_id=notebook_id,
+            experiment_name=experiment,
+        )
+        execution_id = record["execution_id"]
+        _, remote_id, _, _ = await self.run(self.records.remote_ref, execution_id)
+        spec = {
+            "id": remote_id,
+            "input_path": path,
+            "output_path": record["output_path"],
+            "kernel_name": request.kernel_name,
+            "parameters": parameters,
+            "timeout": request.timeout,
+            "env": self._env(execution_id, remote_id, request.username, template, path, experiment),
+        }
+        try:
+            model = await self.extension.submit(server, spec)
+            listing = await self.extension.changes(server, ids=[remote_id])
+        except BaseException:
+            await self.run(self.records.delete, execution_id)
+            raise
+        self.monitor.watch(request.username)
+        description = await self.monitor.apply(model, listing.get("boot_id"))
+        return description or record
+
+    def _env(
+        self,
+        execution_id: int,
+        remote_id: str,
+        username: str,
+        template: str | None,
+        path: str,
+        experiment: str,
+    ) -> dict[str, str]:
+        env = {
+            "JUPYTERHUB_TEMPLATES_EXECUTION_ID": str(execution_id),
+            "MLFLOW_EXPERIMENT_NAME": experiment,
+            # tags MLflow adds to every run the notebook starts (autolog runs included)
+            "MLFLOW_RUN_CONTEXT": json.dumps(
+                {
+                    EXECUTION_TAG: str(execution_id),
+                    RUN_KEY_TAG: remote_id,
+                    "templates.username": username,
+                    "templates.template": template or "",
+                    "templates.notebook_path": path,
+                }
+            ),
+        }
+        if self.mlflow_tracking_uri:
+            env["MLFLOW_TRACKING_URI"] = self.mlflow_tracking_uri
+        return env
+
+    def urls(self, description: dict[str, Any]) -> dict[str, str]:
+        """Where the output notebook opens in Lab."""
+        from ..hub import UserServer
+
+        server = UserServer(description["username"], "", False, None)
+        return {"notebook_url": notebook_url(self.public_url, server, description["output_path"])}
+
+    # -- waiting -----------------------------------------------------------------
+
+    async def wait_first_cell(self, execution_id: int, timeout: float) -> dict[str, Any]:
+        """The run once its first cell has run (or it ended), or as it is after
+        ``timeout`` seconds."""
+        found = await self.monitor.wait_for(
+            execution_id,
+            lambda d: is_final(d) or d["progress"]["cells_done"] >= 1,
+            timeout,
+        )
+        return found or await self.run(self.records.get, execution_id)
+
+    async def wait_final(self, execution_id: int, timeout: float) -> dict[str, Any]:
+        """The run once it has ended (and its MLflow runs are looked up)."""
+        found = await self.monitor.wait_for(execution_id, is_final, timeout)
+        if found is not None:
+            await self.monitor.final_work(execution_id)
+        return await self.run(self.records.get, execution_id)
+
+    # -- cancel, log -------------------------------------------------------------
+
+    async def cancel(self, execution_id: int, username: str | None) -> dict[str, Any]:
+        """Cancel a pending or running execution (Conflict when it has ended)."""
+        description = await self.run(self.records.get, execution_id, username)
+        if is_final(description):
+            raise Conflict(f"Execution {execution_id} has already ended ({description['status']}).")
+        owner, remote_id, _, boot = await self.run(self.records.remote_ref, execution_id)
+        try:
+            server = await self.hub.get_server(owner)
+            if not server.running:
+                raise ServerNotRunning("stopped")
+            model = await self.extension.cancel(server, remote_id)
+        except (ServerNotRunning, NotFound):
+            # Nothing runs any more: the record simply ends here.
+            await self.monitor.force_final(
+                execution_id, "cancelled", None, "Cancelled; the user's server was not running."
+            )
+            return await self.run(self.records.get, execution_id)
+        except Conflict:
+            # it ended meanwhile: report what it ended as
+            model = await self.extension.get(server, remote_id)
+        updated = await self.monitor.apply(model, boot)
+        return updated or await self.run(self.records.get, execution_id)
+
+    async def log(self, execution_id: int, username: str | None, offset: int) -> dict[str, Any]:
+        description = await self.run(self.records.get, execution_id, username)
+        owner, remote_id, _, _ = await self.run(self.records.remote_ref, execution_id)
+        server = await self.hub.get_server(owner)
+        if not server.running:
+            raise Unavailable(
+                "The log lives in the user's server, which is not running; start it to read "
+                "the log of a run it still remembers."
+            )
+        try:
+            answer = await self.extension.log(server, remote_id, offset)
+        except NotFound:
+            raise NotFound(
+                f"The user's server no longer has the log of execution {execution_id}."
+            ) from None
+        return {
+            "execution_id": execution_id,
+            "status": description["status"],
+            **{k: answer.get(k) for k in ("offset", "next_offset", "log", "truncated")},
+        }
+
+    # -- after the run -----------------------------------------------------------
+
+    async def _after_run(self, execution_id: int, description: dict[str, Any]) -> None:
+        """Look up the MLflow runs the notebook started and store them on the record."""
+        if not self.mlflow_tracking_uri:
+            return
+        experiment = (description.get("mlflow") or {}).get("experiment_name")
+        _, remote_id, _, _ = await self.run(self.records.remote_ref, execution_id)
+        try:
+            runs = await find_runs(
+                self.mlflow_tracking_uri,
+                remote_id,
+                experiment_names=[experiment] if experiment else [],
+                ui_url=self.mlflow_ui_url,
+                tag=RUN_KEY_TAG,
+            )
+        except MLflowUnavailable as e:
+            log.warning("MLflow runs of execution %s: %s", execution_id, e.message)
+            return
+        if runs:
+            await self.run(self.records.set_runs, execution_id, runs)
+            await self.monitor.publish(execution_id, await self.run(self.records.get, execution_id))

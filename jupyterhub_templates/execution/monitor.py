@@ -1,0 +1,297 @@
+"""Following runs in users' servers until they end, and keeping their records true.
+
+One watcher task per user with active runs long-polls that user's server extension
+(``GET executions?since=<seq>&wait=…``) and applies every change to the records, so a
+status is current within one round trip. When the server cannot be reached, the Hub is
+asked whether it still runs: a stopped server (or one that restarted and no longer knows
+the run) turns the user's active runs ``failed`` with the reason ``server stopped``.
+
+At start the monitor picks up every active run in the database: a restarted service,
+or any replica, finishes following what another one dispatched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..db.models import utcnow
+from ..errors import NotFound, TemplatesError, Unavailable
+from ..hub import ExtensionClient, HubClient, UserServer
+from .records import FINAL, ExecutionRecords
+
+log = logging.getLogger(__name__)
+
+Run = Callable[..., Awaitable[Any]]
+OnFinal = Callable[[int, dict[str, Any]], Awaitable[None]]
+
+
+class ExecutionMonitor:
+    """Watchers per user, and in-process notification of changes.
+
+    ``poll_wait``: how long one long poll waits for a change. ``stopped_grace``: how long
+    a server may stay unreachable while the Hub still calls it running, before its runs
+    are declared ``failed`` (server stopped). ``undispatched_grace``: a record never
+    handed to a server (the service died in between) is failed after this long.
+    """
+
+    def __init__(
+        self,
+        *,
+        records: ExecutionRecords,
+        hub: HubClient,
+        extension: ExtensionClient,
+        run: Run,
+        on_final: OnFinal,
+        poll_wait: float = 20.0,
+        stopped_grace: float = 30.0,
+        undispatched_grace: float = 120.0,
+    ) -> None:
+        self.records = records
+        self.hub = hub
+        self.extension = extension
+        self.run = run
+        self.on_final = on_final
+        self.poll_wait = poll_wait
+        self.stopped_grace = stopped_grace
+        self.undispatched_grace = undispatched_grace
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._kicked: set[str] = set()
+        self._changed = asyncio.Condition()
+        #: latest description of runs that changed in this process (bounded)
+        self._latest: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._final_tasks: dict[int, asyncio.Task[None]] = {}
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Follow every run the database says is active."""
+        try:
+            users = await self.run(self.records.active_users)
+        except TemplatesError as e:
+            log.warning("cannot load active executions yet: %s", e.message)
+            users = []
+        for username in users:
+            self.watch(username)
+        if users:
+            log.info("following active executions of %d user(s)", len(users))
+
+    async def stop(self) -> None:
+        self._closed = True
+        tasks = [*self._watchers.values(), *self._final_tasks.values()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def watch(self, username: str) -> None:
+        """Make sure the user's runs are being followed."""
+        if self._closed:
+            return
+        self._kicked.add(username)
+        task = self._watchers.get(username)
+        if task is None or task.done():
+            self._watchers[username] = asyncio.create_task(
+                self._watch(username), name=f"watch-{username}"
+            )
+
+    # -- notification ------------------------------------------------------------
+
+    async def publish(self, execution_id: int, description: dict[str, Any]) -> None:
+        async with self._changed:
+            self._latest[execution_id] = description
+            self._latest.move_to_end(execution_id)
+            while len(self._latest) > 10_000:
+                self._latest.popitem(last=False)
+            self._changed.notify_all()
+
+    async def wait_for(
+        self,
+        execution_id: int,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float,
+    ) -> dict[str, Any] | None:
+        """The run's latest description once ``predicate`` holds for it, or None after
+        ``timeout`` seconds."""
+
+        def ready() -> bool:
+            latest = self._latest.get(execution_id)
+            return latest is not None and predicate(latest)
+
+        try:
+            async with self._changed:
+                await asyncio.wait_for(self._changed.wait_for(ready), timeout)
+                return self._latest[execution_id]
+        except asyncio.TimeoutError:
+            return None
+
+    async def final_work(self, execution_id: int) -> None:
+        """Wait for the after-the-end work (MLflow lookup) of a run, if any is going."""
+        task = self._final_tasks.get(execution_id)
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)
+
+    # -- applying changes --------------------------------------------------------
+
+    async def apply(self, model: dict[str, Any], boot_id: str | None) -> dict[str, Any] | None:
+        """Apply one model from the extension; publish it; start final work."""
+        result = await self.run(self.records.apply_remote, model, boot_id)
+        if result is None:
+            return None
+        execution_id, description, became_final = result
+        if became_final:
+            self._start_final(execution_id, description)
+        await self.publish(execution_id, description)
+        return description
+
+    async def force_final(
+        self, execution_id: int, status: str, reason: str | None, message: str
+    ) -> None:
+        description = await self.run(self.records.finish, execution_id, status, reason, message)
+        if description is not None:
+            log.info("execution %s %s: %s", execution_id, status, message)
+            self._start_final(execution_id, description)
+            await self.publish(execution_id, description)
+
+    def _start_final(self, execution_id: int, description: dict[str, Any]) -> None:
+        if execution_id in self._final_tasks:
+            return
+        task = asyncio.create_task(self._final(execution_id, description))
+        self._final_tasks[execution_id] = task
+
+    async def _final(self, execution_id: int, description: dict[str, Any]) -> None:
+        try:
+            await self.on_final(execution_id, description)
+        except Exception:
+            log.exception("after-run work of execution %s failed", execution_id)
+        finally:
+            # keep the finished task briefly so late waiters still find it done
+            asyncio.get_running_loop().call_later(
+                30, lambda: self._final_tasks.pop(execution_id, None)
+            )
+
+    # -- the watcher -------------------------------------------------------------
+
+    async def _watch(self, username: str) -> None:
+        since: int | None = None
+        boot_id: str | None = None
+        server: UserServer | None = None
+        unreachable_since: float | None = None
+        try:
+            while not self._closed:
+                self._kicked.discard(username)
+                active = await self._active(username)
+                if not active:
+                    if username in self._kicked:
+                        continue
+                    return
+                await self._fail_undispatched(active)
+                try:
+                    if server is None:
+                        server = await self.hub.get_server(username)
+                        if not server.running:
+                            raise _Stopped()
+                    wait = self.poll_wait if since is not None else 0
+                    # a kick (new run) must not wait behind a long poll of old ones
+                    data = await self.extension.changes(server, since=since, wait=wait)
+                except (_Stopped, Unavailable, NotFound) as e:
+                    server, since = None, None
+                    unreachable_since = unreachable_since or time.monotonic()
+                    if await self._server_gone(username, e, unreachable_since):
+                        unreachable_since = None
+                    else:
+                        await asyncio.sleep(1.0)
+                    continue
+                except TemplatesError as e:
+                    log.warning("following %s's executions: %s", username, e.message)
+                    await asyncio.sleep(2.0)
+                    continue
+                unreachable_since = None
+                if data.get("boot_id") != boot_id:
+                    if since is not None:
+                        since = None  # the server restarted: resynchronise from scratch
+                        boot_id = data.get("boot_id")
+                        continue
+                    boot_id = data.get("boot_id")
+                known = {str(m.get("id")) for m in data.get("executions", [])}
+                for model in data.get("executions", []):
+                    await self.apply(model, boot_id)
+                if since is None:
+                    # A full listing: active runs dispatched to a server that no longer
+                    # knows them were lost with it.
+                    for execution_id, remote_id, run_boot, _ in active:
+                        if run_boot and remote_id not in known:
+                            await self.force_final(
+                                execution_id,
+                                "failed",
+                                "server stopped",
+                                "The user's server stopped or restarted during the run.",
+                            )
+                since = int(data.get("seq", 0))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("watcher of %s's executions stopped", username)
+        finally:
+            if self._watchers.get(username) is asyncio.current_task():
+                del self._watchers[username]
+            if not self._closed and username in self._kicked:
+                self.watch(username)
+
+    async def _active(self, username: str) -> list[tuple[int, str, str | None, datetime.datetime]]:
+        while True:
+            try:
+                return await self.run(self.records.active_for, username)
+            except Unavailable:
+                await asyncio.sleep(2.0)
+
+    async def _fail_undispatched(
+        self, active: list[tuple[int, str, str | None, datetime.datetime]]
+    ) -> None:
+        now = utcnow()
+        for execution_id, _, run_boot, created in active:
+            if run_boot is None and (now - created).total_seconds() > self.undispatched_grace:
+                await self.force_final(
+                    execution_id,
+                    "failed",
+                    "error",
+                    "The run was never handed to the user's server (the service stopped "
+                    "while dispatching it).",
+                )
+
+    async def _server_gone(self, username: str, error: Exception, since: float) -> bool:
+        """Decide whether the user's runs were lost with their server; fail them if so."""
+        try:
+            server = await self.hub.get_server(username)
+            stopped = not server.running
+        except NotFound:
+            stopped = True
+        except Unavailable:
+            return False  # the Hub itself is away: decide later
+        if not stopped and time.monotonic() - since < self.stopped_grace:
+            return False
+        for execution_id, _, _, _ in await self._active(username):
+            await self.force_final(
+                execution_id,
+                "failed",
+                "server stopped",
+                "The user's server stopped during the run.",
+            )
+        return True
+
+
+class _Stopped(Exception):
+    """The Hub says the user's server is not running."""
+
+
+def is_final(description: dict[str, Any]) -> bool:
+    return description.get("status") in FINAL

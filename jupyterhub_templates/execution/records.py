@@ -1,0 +1,301 @@
+"""The ``notebook_executions`` table: one row per run, kept true to what the server
+extension reports. Blocking; run in worker threads.
+
+A record moves pending → running → success | failed | cancelled and never leaves a
+final status: late or repeated reports are ignored, so several watchers (service
+replicas, a restarted service) may apply the same report safely.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ..catalog.catalog import isoformat
+from ..db import Database
+from ..db.models import Execution, utcnow
+from ..errors import NotFound
+
+STATUSES = ("pending", "running", "success", "failed", "cancelled")
+FINAL = frozenset({"success", "failed", "cancelled"})
+ACTIVE = ("pending", "running")
+#: why a run failed
+REASONS = ("cell error", "kernel died", "timeout", "kernel not found", "server stopped", "error")
+
+
+def format_duration(seconds: float) -> str:
+    """``"5m 30s"``, ``"1h 2m 3s"``, ``"45s"`` (the seed's format)."""
+    total = round(max(seconds, 0.0))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = []
+    if hours:
+        parts.append(f"{hours}h")
+    if hours or minutes:
+        parts.append(f"{minutes}m")
+    parts.append(f"{secs}s")
+    return " ".join(parts)
+
+
+def _ts(value: datetime.datetime | None) -> str | None:
+    return isoformat(value) if value is not None else None
+
+
+def _parse_ts(value: Any) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def describe_execution(e: Execution, base_url: str = "") -> dict[str, Any]:
+    """The API model of an execution (the seed's fields first)."""
+    duration = None
+    if e.end_time is not None:
+        duration = format_duration((e.end_time - e.created_at).total_seconds())
+    error = None
+    if e.status == "failed" or e.reason:
+        error = {
+            "reason": e.reason or "error",
+            "name": e.error_name,
+            "message": e.error_message,
+            "cell_index": e.error_cell,
+        }
+    total = e.cells_total or 0
+    return {
+        "execution_id": e.id,
+        "status": e.status,
+        "notebook_path": e.notebook_path,
+        "start_time": _ts(e.created_at),
+        "end_time": _ts(e.end_time),
+        "duration": duration,
+        "username": e.username,
+        "output_path": e.output_path,
+        "in_place": e.output_path == e.notebook_path,
+        "template_name": e.template_name,
+        "kernel_name": e.kernel_name,
+        "parameters": e.parameters or {},
+        "timeout": e.timeout,
+        "started_running": _ts(e.start_time),
+        "progress": {
+            "cells_done": e.cells_done,
+            "cells_total": total,
+            "current_cell": e.current_cell,
+            "percent": round(100.0 * e.cells_done / total, 1) if total else 0.0,
+        },
+        "error": error,
+        "mlflow": {"experiment_name": e.experiment_name, "runs": e.mlflow_runs or []},
+        "status_url": f"{base_url}execution-status/{e.id}",
+        "log_url": f"{base_url}execution/{e.id}/log",
+    }
+
+
+class ExecutionRecords:
+    """Reads and writes of execution records. ``username=None`` means any user's."""
+
+    def __init__(self, db: Database, base_url: str = "") -> None:
+        self.db = db
+        self.base_url = base_url
+
+    def describe(self, e: Execution) -> dict[str, Any]:
+        return describe_execution(e, self.base_url)
+
+    def create(
+        self,
+        *,
+        username: str,
+        notebook_path: str,
+        output_path: Callable[[int], str],
+        remote_id: Callable[[int], str],
+        kernel_name: str,
+        parameters: dict[str, Any],
+        timeout: float | None,
+        template_name: str | None,
+        notebook_id: int | None,
+        experiment_name: str | None,
+    ) -> dict[str, Any]:
+        """A new ``pending`` record; output path and remote id may depend on its id."""
+        with self.db.write_session() as session:
+            e = Execution(
+                remote_id="",
+                username=username,
+                notebook_path=notebook_path,
+                output_path="",
+                kernel_name=kernel_name,
+                parameters=parameters,
+                timeout=timeout,
+                status="pending",
+                template_name=template_name,
+                notebook_id=notebook_id,
+                experiment_name=experiment_name,
+                mlflow_runs=[],
+            )
+            session.add(e)
+            session.flush()
+            e.remote_id = remote_id(e.id)
+            e.output_path = output_path(e.id)
+            session.commit()
+            return self.describe(e)
+
+    def delete(self, execution_id: int) -> None:
+        with self.db.write_session() as session:
+            e = session.get(Execution, execution_id)
+            if e is not None:
+                session.delete(e)
+                session.commit()
+
+    def get(self, execution_id: int, username: str | None = None) -> dict[str, Any]:
+        """NotFound when absent or (with ``username``) someone else's."""
+        with self.db.session() as session:
+            e = session.get(Execution, execution_id)
+            if e is None or (username is not None and e.username != username):
+                raise NotFound(f"No execution {execution_id}.")
+            return self.describe(e)
+
+    def remote_ref(self, execution_id: int) -> tuple[str, str, str, str | None]:
+        """``(username, remote_id, status, server_boot_id)``."""
+        with self.db.session() as session:
+            e = session.get(Execution, execution_id)
+            if e is None:
+                raise NotFound(f"No execution {execution_id}.")
+            return e.username, e.remote_id, e.status, e.server_boot_id
+
+    def list(
+        self,
+        username: str | None,
+        *,
+        status: str | None,
+        template: str | None,
+        limit: int,
+        offset: int,
+    ) -> dict[str, Any]:
+        query = select(Execution)
+        if username is not None:
+            query = query.where(Execution.username == username)
+        if status:
+            query = query.where(Execution.status == status)
+        if template:
+            query = query.where(Execution.template_name == template)
+        with self.db.session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.scalars(
+                query.order_by(Execution.id.desc()).limit(limit).offset(offset)
+            ).all()
+            return {
+                "executions": [self.describe(e) for e in rows],
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+            }
+
+    def active_users(self) -> list[str]:
+        """Users with a pending or running execution."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(Execution.username).where(Execution.status.in_(ACTIVE)).distinct()
+                )
+            )
+
+    def active_for(self, username: str) -> list[tuple[int, str, str | None, datetime.datetime]]:
+        """``(id, remote_id, server_boot_id, created_at)`` of the user's active runs."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(
+                    Execution.id,
+                    Execution.remote_id,
+                    Execution.server_boot_id,
+                    Execution.created_at,
+                ).where(Execution.username == username, Execution.status.in_(ACTIVE))
+            ).all()
+            return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def apply_remote(
+        self, model: dict[str, Any], boot_id: str | None = None
+    ) -> tuple[int, dict[str, Any], bool] | None:
+        """Apply the extension's model of a run to its record.
+
+        Returns ``(id, description, became_final)``, or None when no record has that
+        remote id. A record already final is left as it is.
+        """
+        remote_id = str(model.get("id", ""))
+        with self.db.write_session() as session:
+            e = session.scalars(
+                select(Execution).where(Execution.remote_id == remote_id)
+            ).one_or_none()
+            if e is None:
+                return None
+            if e.status in FINAL:
+                return e.id, self.describe(e), False
+            status = model.get("status")
+            if status not in STATUSES:
+                return e.id, self.describe(e), False
+            if boot_id and not e.server_boot_id:
+                e.server_boot_id = boot_id
+            progress = model.get("progress") or {}
+            e.cells_done = int(progress.get("cells_done") or 0)
+            e.cells_total = int(progress.get("cells_total") or 0)
+            current = progress.get("current_cell")
+            e.current_cell = int(current) if isinstance(current, int) else None
+            e.start_time = _parse_ts(model.get("started")) or e.start_time
+            if model.get("kernel_name"):
+                e.kernel_name = str(model["kernel_name"])[:255]
+            e.status = status
+            final = status in FINAL
+            if final:
+                e.end_time = _parse_ts(model.get("finished")) or utcnow()
+                error = model.get("error") or None
+                if status == "failed":
+                    error = error or {"reason": "error", "ename": None, "evalue": None}
+                if error:
+                    reason = str(error.get("reason") or "error")
+                    e.reason = reason if reason in REASONS else "error"
+                    e.error_name = _short(error.get("ename"), 255)
+                    e.error_message = _short(error.get("evalue"), 4000)
+                    cell = error.get("cell_index")
+                    e.error_cell = cell if isinstance(cell, int) else None
+            e.updated_at = utcnow()
+            session.commit()
+            return e.id, self.describe(e), final
+
+    def finish(
+        self,
+        execution_id: int,
+        status: str,
+        reason: str | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Force a final status (server stopped, never dispatched, cancelled while the
+        server was gone). Returns the description, or None when it was already final."""
+        with self.db.write_session() as session:
+            e = session.get(Execution, execution_id)
+            if e is None or e.status in FINAL:
+                return None
+            e.status = status
+            e.reason = reason
+            e.error_message = _short(message, 4000)
+            e.current_cell = None
+            e.end_time = utcnow()
+            e.updated_at = e.end_time
+            session.commit()
+            return self.describe(e)
+
+    def set_runs(self, execution_id: int, runs: list[dict[str, Any]]) -> None:
+        with self.db.write_session() as session:
+            e = session.get(Execution, execution_id)
+            if e is not None:
+                e.mlflow_runs = runs
+                e.updated_at = utcnow()
+                session.commit()
+
+
+def _short(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,242 @@
+"""The Hub REST API (users, their servers) and requests to users' servers.
+
+Every call is async (Tornado's AsyncHTTPClient): nothing here blocks the event loop.
+Failures map to the project's errors: an unreachable Hub or server is
+:class:`~jupyterhub_templates.errors.Unavailable` (503), an unknown user
+:class:`~jupyterhub_templates.errors.NotFound`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+
+from ..errors import NotFound, TemplatesError, Unavailable
+
+log = logging.getLogger(__name__)
+
+#: answers only the proxy or the Hub give, meaning "this user's server is not there"
+SERVER_GONE = (424, 502, 503)
+
+
+@dataclass(frozen=True)
+class UserServer:
+    """A user's default server as the Hub reports it."""
+
+    username: str
+    #: the server's URL path, e.g. ``/user/alice/``; empty when it is not running
+    url: str
+    ready: bool
+    #: ``spawn``, ``stop`` or None
+    pending: str | None
+
+    @property
+    def running(self) -> bool:
+        return self.ready and bool(self.url)
+
+
+class ServerNotRunning(Unavailable):
+    """The user's server is not running (or stopped while we talked to it)."""
+
+
+class HubClient:
+    """The Hub REST API and the proxy, with the service's token.
+
+    ``api_url`` is the Hub API (``$JUPYTERHUB_API_URL``); ``proxy_url`` the public
+    side of the Hub's proxy (``http://127.0.0.1:8000``), through which users' servers
+    are reached at ``/user/<name>/``.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        proxy_url: str,
+        *,
+        request_timeout: float = 30.0,
+        max_clients: int = 100,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.proxy_url = proxy_url.rstrip("/")
+        self._token = token
+        self.request_timeout = request_timeout
+        # A client of our own (not the shared singleton): long polls must not starve
+        # the Hub API calls of connections.
+        self.http = AsyncHTTPClient(force_instance=True, max_clients=max_clients)
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- plumbing --------------------------------------------------------------
+
+    async def fetch(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        *,
+        timeout: float | None = None,
+        what: str = "the Hub",
+    ) -> HTTPResponse:
+        """One request with the service's token; raises HTTPClientError for 4xx/5xx
+        answers and :class:`Unavailable` when nothing answers."""
+        headers = {"Authorization": f"token {self._token}", "Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        elif method in ("POST", "PUT", "PATCH"):
+            data = b""
+        request = HTTPRequest(
+            url,
+            method=method,
+            headers=headers,
+            body=data,
+            request_timeout=timeout or self.request_timeout,
+            connect_timeout=10,
+            follow_redirects=False,
+        )
+        try:
+            return await self.http.fetch(request)
+        except HTTPClientError as e:
+            if e.code == 599:
+                raise Unavailable(f"{what} did not answer ({e.message}).") from None
+            raise
+        except OSError as e:
+            raise Unavailable(f"{what} cannot be reached ({type(e).__name__}).") from None
+
+    async def api(self, method: str, path: str, body: Any = None) -> Any:
+        """A Hub REST API call; the decoded JSON answer (None for an empty body)."""
+        try:
+            response = await self.fetch(f"{self.api_url}{path}", method, body)
+        except HTTPClientError as e:
+            if e.code >= 500:
+                raise Unavailable(f"The Hub API answered {e.code}.") from None
+            raise
+        return json.loads(response.body) if response.body else None
+
+    # -- users and servers -------------------------------------------------------
+
+    async def get_server(self, username: str) -> UserServer:
+        """The user's default server; NotFound when the Hub has no such user."""
+        try:
+            model = await self.api("GET", f"/users/{quote(username, safe='')}")
+        except HTTPClientError as e:
+            if e.code == 404:
+                raise NotFound(f"JupyterHub has no user {username!r}.") from None
+            raise Unavailable(f"The Hub API refused to describe {username!r} ({e.code}).") from None
+        server = (model.get("servers") or {}).get("")
+        if not server:
+            return UserServer(username, "", False, model.get("pending"))
+        return UserServer(
+            username, server.get("url") or "", bool(server.get("ready")), server.get("pending")
+        )
+
+    async def ensure_running(self, username: str, timeout: float) -> UserServer:
+        """The user's server, started first when it is stopped, once it is ready.
+
+        Raises :class:`Unavailable` when it is not ready within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        server = await self.get_server(username)
+        if server.running:
+            return server
+        if not server.pending:
+            try:
+                # The Hub holds this request until the spawn ends or its
+                # slow_spawn_timeout passes; our own deadline comes first.
+                await asyncio.wait_for(
+                    self.api("POST", f"/users/{quote(username, safe='')}/server"),
+                    max(deadline - time.monotonic(), 0.01),
+                )
+            except asyncio.TimeoutError:
+                pass  # the spawn goes on in the Hub; the loop below gives up in time
+            except HTTPClientError as e:
+                # 400: already running or pending (a race with another start); go on and wait
+                if e.code != 400:
+                    raise Unavailable(
+                        f"JupyterHub refused to start the server of {username!r} ({e.code})."
+                    ) from None
+            log.info("started the server of %s", username)
+        delay = 0.2
+        while True:
+            server = await self.get_server(username)
+            if server.running:
+                return server
+            if time.monotonic() + delay > deadline:
+                raise Unavailable(
+                    f"The server of {username!r} did not become ready within {timeout:.0f} s; "
+                    "try again later."
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+    # -- requests to a user's server -------------------------------------------
+
+    async def server_request(
+        self,
+        server: UserServer,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """A JSON request to ``path`` under the user's server, through the proxy.
+
+        4xx answers raise HTTPClientError (the caller maps them); a server that is
+        gone raises :class:`ServerNotRunning`.
+        """
+        url = f"{self.proxy_url}{server.url}{path}"
+        what = f"The server of {server.username!r}"
+        try:
+            response = await self.fetch(url, method, body, timeout=timeout, what=what)
+        except Unavailable as e:
+            raise ServerNotRunning(e.message) from None
+        except HTTPClientError as e:
+            if e.code in SERVER_GONE or (e.code == 404 and not _is_json(e.response)):
+                raise ServerNotRunning(f"{what} is not running.") from None
+            if e.code >= 500:
+                raise Unavailable(f"{what} answered {e.code}.") from None
+            raise
+        if response.code == 204 or not response.body:
+            return None
+        return json.loads(response.body)
+
+
+def _is_json(response: HTTPResponse | None) -> bool:
+    """Whether the answer came from the Jupyter server itself (JSON), not the proxy."""
+    if response is None:
+        return False
+    return response.headers.get("Content-Type", "").startswith("application/json")
+
+
+def error_message(e: HTTPClientError) -> str:
+    """The ``message`` of a Jupyter server's JSON error answer, else its reason."""
+    if e.response is not None and e.response.body:
+        try:
+            return str(json.loads(e.response.body).get("message") or e.message)
+        except (ValueError, AttributeError):
+            pass
+    return str(e.message)
+
+
+def remote_error(e: HTTPClientError, what: str) -> TemplatesError:
+    """Map a user server's 4xx answer to the project's error of the same status."""
+    from ..errors import Conflict, InvalidInput, NotAllowed
+
+    message = f"{what}: {error_message(e)}"
+    kinds: dict[int, type[TemplatesError]] = {
+        400: InvalidInput,
+        403: NotAllowed,
+        404: NotFound,
+        409: Conflict,
+    }
+    return kinds.get(e.code, Unavailable)(message)

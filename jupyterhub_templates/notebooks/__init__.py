@@ -1,0 +1,1 @@
+"""Notebooks in users' servers: paths, creation from templates, and their records."""

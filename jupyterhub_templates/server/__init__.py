@@ -1,0 +1,1 @@
+"""The server extension inside users' single-user servers: app, handlers, executor, runner."""

@@ -1,0 +1,100 @@
+"""The jupyter_server extension that runs template notebooks inside a user's server.
+
+Enabled by ``jupyter-config/jupyter_server_config.d/jupyterhub_templates.json``; serves
+the API of :mod:`jupyterhub_templates.server.handlers` under
+``{base_url}templates/api/``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Float, Integer, Unicode, default
+
+from .executor import Executor, ExecutorConfig
+from .handlers import EXECUTOR_SETTING, handlers
+
+
+class TemplatesExtensionApp(ExtensionApp):
+    """Runs notebooks with papermill in child processes, queued, with progress and logs."""
+
+    name = "jupyterhub_templates"
+    load_other_extensions = True
+
+    default_kernel_name = Unicode(
+        "mlflow_kernel",
+        help="Kernel spec used when an execution request gives no kernel_name.",
+    ).tag(config=True)
+
+    max_concurrent_executions = Integer(
+        help=(
+            "How many executions run at once in this server; the others wait in a FIFO "
+            "queue. Defaults to the number of CPUs."
+        ),
+    ).tag(config=True)
+
+    @default("max_concurrent_executions")
+    def _default_max_concurrent(self) -> int:
+        return os.cpu_count() or 1
+
+    default_timeout = Float(
+        3600.0,
+        help="Wall-clock limit in seconds of an execution whose request gives no timeout.",
+    ).tag(config=True)
+
+    max_timeout = Float(
+        86400.0,
+        help="Largest timeout in seconds that a request may ask for (larger ones get 400).",
+    ).tag(config=True)
+
+    max_log_bytes = Integer(
+        1024 * 1024,
+        help="Bytes of output kept per execution: only the last ones are kept.",
+    ).tag(config=True)
+
+    keep_finished = Integer(
+        500,
+        help="Finished executions kept in memory; the oldest finished ones are dropped beyond.",
+    ).tag(config=True)
+
+    kill_grace = Float(
+        2.0,
+        help=(
+            "Seconds between SIGTERM and SIGKILL of a runner that is cancelled, times out or "
+            "is stopped before it has reported its kernel's pid (once it has, the runner's "
+            "and the kernel's process groups are killed at once)."
+        ),
+    ).tag(config=True)
+
+    executor: Executor
+
+    def initialize_settings(self) -> None:
+        """Create the executor on the contents manager's root folder."""
+        assert self.serverapp is not None
+        contents_manager = self.serverapp.contents_manager
+        root_dir = getattr(contents_manager, "root_dir", None) or self.serverapp.root_dir
+        self.executor = Executor(
+            os.path.abspath(root_dir),
+            ExecutorConfig(
+                default_kernel_name=self.default_kernel_name,
+                max_concurrent_executions=self.max_concurrent_executions,
+                default_timeout=self.default_timeout,
+                max_timeout=self.max_timeout,
+                max_log_bytes=self.max_log_bytes,
+                keep_finished=self.keep_finished,
+                kill_grace=self.kill_grace,
+            ),
+            log=self.log,
+        )
+        self.settings[EXECUTOR_SETTING] = self.executor
+
+    def initialize_handlers(self) -> None:
+        """Register the API under ``templates/api/``."""
+        self.handlers.extend(handlers)
+
+    async def stop_extension(self) -> None:
+        """Kill every running execution (children and kernels) on server shutdown."""
+        executor = getattr(self, "executor", None)
+        if executor is not None:
+            await executor.shutdown()

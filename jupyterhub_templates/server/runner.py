@@ -1,0 +1,237 @@
+"""The child process that runs one notebook with papermill.
+
+Run as ``python -m jupyterhub_templates.server.runner`` by the executor.
+
+Contract with the parent (:mod:`jupyterhub_templates.server.executor`):
+
+- stdin: one JSON object, the spec: ``input`` and ``output`` (absolute OS paths),
+  ``kernel_name`` (str), ``parameters`` (JSON object), ``cwd`` (OS path) and
+  ``events_fd`` (int, the write end of a pipe inherited from the parent).
+- ``events_fd``: JSON lines, one per event, in this order:
+  ``{"event": "notebook", "cells_total": n}`` (code cells after parameter injection),
+  ``{"event": "started", "kernel_pid": int|null, "kernel_pgid": int|null}`` once the
+  kernel process exists, ``{"event": "cell_start", "index": i}`` and
+  ``{"event": "cell_done", "index": i}`` for each code cell (``cell_done`` only when the
+  cell completed without raising), and last ``{"event": "finished", "status":
+  "success"|"failed", "error": null|{"reason", "ename", "evalue", "cell_index"}}``.
+- stdout/stderr: free text for the execution's log (papermill's log with the cells'
+  stdout/stderr, and this runner's own messages).
+- exit code: 0 on success, 1 on a failed execution, 2 on a bad spec.
+
+The status is derived from the exception papermill raised, never from the saved notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Any, TextIO
+
+ENGINE_NAME = "jupyterhub_templates"
+_PREFIX = "[jupyterhub-templates] "
+
+
+class EventWriter:
+    """Writes the runner's events as JSON lines on the inherited pipe."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.current_cell: int | None = None
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Write one event; a parent that went away must not break the execution."""
+        if event == "cell_start":
+            self.current_cell = fields.get("index")
+        try:
+            self._stream.write(json.dumps({"event": event, **fields}) + "\n")
+            self._stream.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+
+
+_events: EventWriter | None = None
+
+
+def _emit(event: str, **fields: Any) -> None:
+    if _events is not None:
+        _events.emit(event, **fields)
+
+
+class _LogFormatter(logging.Formatter):
+    """Plain messages: papermill logs stream output with its own trailing newline."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text[:-1] if text.endswith("\n") else text
+
+
+def _build_engine() -> type:
+    """The papermill engine reporting kernel pid and cell progress (imports papermill lazily)."""
+    from nbclient.util import run_sync
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class ReportingNotebookClient(PapermillNotebookClient):  # type: ignore[misc]
+        """papermill's client, plus events for the kernel process and each code cell."""
+
+        async def async_start_new_kernel(self, **kwargs: Any) -> None:
+            await super().async_start_new_kernel(**kwargs)
+            # Non-local provisioners have no pid: the parent then relies on our own
+            # cleanup (nbclient's SIGTERM handler) and the kernel's parent polling.
+            provisioner = getattr(self.km, "provisioner", None)
+            _emit(
+                "started",
+                kernel_pid=getattr(provisioner, "pid", None),
+                kernel_pgid=getattr(provisioner, "pgid", None),
+            )
+
+        start_new_kernel = run_sync(async_start_new_kernel)
+
+        async def async_execute_cell(
+            self,
+            cell: Any,
+            cell_index: int,
+            execution_count: int | None = None,
+            store_history: bool = True,
+        ) -> Any:
+            is_code = cell.get("cell_type") == "code"
+            if is_code:
+                _emit("cell_start", index=cell_index)
+            result = await super().async_execute_cell(
+                cell, cell_index, execution_count=execution_count, store_history=store_history
+            )
+            if is_code:
+                _emit("cell_done", index=cell_index)
+            return result
+
+        execute_cell = run_sync(async_execute_cell)
+
+    class ReportingEngine(NBClientEngine):  # type: ignore[misc]
+        """NBClientEngine with :class:`ReportingNotebookClient` (same argument handling)."""
+
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: int | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            cells_total = sum(1 for c in nb_man.nb.cells if c.get("cell_type") == "code")
+            _emit("notebook", cells_total=cells_total)
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs,
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            return ReportingNotebookClient(nb_man, **final_kwargs).execute()
+
+    return ReportingEngine
+
+
+def classify(exc: BaseException, current_cell: int | None = None) -> dict[str, Any]:
+    """Map what papermill raised to the execution model's ``error`` object."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        return {
+            "reason": "cell error",
+            "ename": str(exc.ename),
+            "evalue": str(exc.evalue),
+            "cell_index": exc.cell_index,
+        }
+    if isinstance(exc, DeadKernelError):
+        reason = "kernel died"
+    elif isinstance(exc, CellTimeoutError):
+        reason = "timeout"
+    elif isinstance(exc, NoSuchKernel):
+        reason = "kernel not found"
+    else:
+        reason = "error"
+    return {
+        "reason": reason,
+        "ename": type(exc).__name__,
+        "evalue": str(exc),
+        "cell_index": current_cell if reason in ("kernel died", "timeout") else None,
+    }
+
+
+def _escape_format(path: str) -> str:
+    # papermill runs str.format(**parameters) on both paths; keep braces in names literal.
+    return path.replace("{", "{{").replace("}", "}}")
+
+
+def run(spec: dict[str, Any]) -> int:
+    """Execute the notebook described by ``spec``; returns the process exit code."""
+    import papermill
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register(ENGINE_NAME, _build_engine())
+    print(f"{_PREFIX}kernel {spec['kernel_name']!r}, working directory {spec['cwd']}", flush=True)
+    try:
+        papermill.execute_notebook(
+            _escape_format(spec["input"]),
+            _escape_format(spec["output"]),
+            parameters=spec.get("parameters") or {},
+            engine_name=ENGINE_NAME,
+            kernel_name=spec["kernel_name"],
+            cwd=spec["cwd"],
+            log_output=True,
+            progress_bar=False,
+        )
+    except Exception as exc:
+        error = classify(exc, _events.current_cell if _events is not None else None)
+        print(
+            f"{_PREFIX}failed: {error['reason']}: {error['ename']}: {error['evalue']}", flush=True
+        )
+        _emit("finished", status="failed", error=error)
+        return 1
+    print(f"{_PREFIX}finished successfully", flush=True)
+    _emit("finished", status="success", error=None)
+    return 0
+
+
+def main() -> int:
+    """Read the spec from stdin, set up logging and the event pipe, run."""
+    global _events
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    try:
+        spec = json.loads(sys.stdin.read())
+        events_fd = int(spec["events_fd"])
+        for key in ("input", "output", "kernel_name", "cwd"):
+            if not isinstance(spec.get(key), str):
+                raise ValueError(f"missing {key}")
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"{_PREFIX}bad spec: {exc}", file=sys.stderr, flush=True)
+        return 2
+    _events = EventWriter(os.fdopen(events_fd, "w", buffering=1, encoding="utf-8"))
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_LogFormatter("%(message)s"))
+    papermill_logger = logging.getLogger("papermill")
+    papermill_logger.addHandler(handler)
+    papermill_logger.setLevel(logging.INFO)
+    papermill_logger.propagate = False
+    return run(spec)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Routes for executions: run a notebook in its owner's server, follow, cancel, log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import InvalidInput
+from ...execution.executions import ExecuteRequest, Executions
+from ...execution.records import STATUSES
+from .base import BaseHandler
+
+
+class ExecutionBase(BaseHandler):
+    @property
+    def executions(self) -> Executions:
+        return self.settings["executions"]
+
+    def _id(self, raw: str) -> int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidInput("The execution id must be an integer.") from None
+
+    def _request(self, body: dict[str, Any], *, in_place: bool) -> ExecuteRequest:
+        parameters = body.get("parameters")
+        timeout = body.get("timeout")
+        return ExecuteRequest(
+            username=self.acting_for(body.get("username")),
+            notebook_path=self.body_str(body, "notebook_path", required=True) or "",
+            in_place=in_place,
+            kernel_name=self.body_str(body, "kernel_name"),
+            parameters=parameters if parameters is not None else {},
+            output_path=self.body_str(body, "output_path"),
+            timeout=timeout,
+            experiment_name=self.body_str(body, "experiment_name"),
+        )
+
+    def with_urls(self, description: dict[str, Any]) -> dict[str, Any]:
+        return {**description, **self.executions.urls(description)}
+
+
+class ExecuteNotebookHandler(ExecutionBase):
+    """``POST /execute-notebook``: run into a new notebook beside the input; answer once
+    the first cell has run (or the run ended), or after ``first_cell_timeout``."""
+
+    async def post(self) -> None:
+        body = self.json_body()
+        record = await self.executions.submit(self._request(body, in_place=False))
+        execution_id = record["execution_id"]
+        current = await self.executions.wait_first_cell(
+            execution_id, self.settings["first_cell_timeout"]
+        )
+        status = current["status"]
+        self.write_json(
+            {
+                # the seed answers "running"; a run that already ended says how
+                "status": "running" if status == "pending" else status,
+                "execution_id": execution_id,
+                "notebook_url": self.executions.urls(current)["notebook_url"],
+                "status_url": current["status_url"],
+                "output_path": current["output_path"],
+                "execution": self.with_urls(current),
+            },
+            202,
+        )
+
+
+class ExecuteInPlaceHandler(ExecutionBase):
+    """``POST /execute``: run the notebook in place; answer when it has ended."""
+
+    async def post(self) -> None:
+        body = self.json_body()
+        request = self._request(body, in_place=True)
+        record = await self.executions.submit(request)
+        limit = (request.timeout or self.settings["max_execution_timeout"]) + 120
+        final = await self.executions.wait_final(record["execution_id"], limit)
+        self.write_json(self.with_urls(final))
+
+
+class ExecutionStatusHandler(ExecutionBase):
+    """``GET /execution-status/{id}``."""
+
+    async def get(self, raw_id: str) -> None:
+        description = await self.run(
+            self.executions.records.get, self._id(raw_id), self.owner_filter
+        )
+        self.write_json(self.with_urls(description))
+
+
+class ExecutionsHandler(ExecutionBase):
+    """``GET /executions``: the caller's runs; admins may ask for one user's or all."""
+
+    async def get(self) -> None:
+        username = self.get_argument("username", None)
+        if username:
+            username = self.acting_for(username)
+        elif not (self.is_templates_admin and self.bool_argument("all")):
+            username = self.username
+        status = self.get_argument("status", None) or None
+        if status is not None and status not in STATUSES:
+            raise InvalidInput(f"status must be one of {', '.join(STATUSES)}.")
+        limit = self.int_argument("limit", 50, minimum=1)
+        page = await self.run(
+            self.executions.records.list,
+            username or None,
+            status=status,
+            template=self.get_argument("template", None) or None,
+            limit=min(limit, 500),
+            offset=self.int_argument("offset", 0, minimum=0),
+        )
+        page["executions"] = [self.with_urls(d) for d in page["executions"]]
+        self.write_json(page)
+
+
+class CancelExecutionHandler(ExecutionBase):
+    """``POST /execution/{id}/cancel``."""
+
+    async def post(self, raw_id: str) -> None:
+        description = await self.executions.cancel(self._id(raw_id), self.owner_filter)
+        self.write_json(self.with_urls(description))
+
+
+class ExecutionLogHandler(ExecutionBase):
+    """``GET /execution/{id}/log?offset=``."""
+
+    async def get(self, raw_id: str) -> None:
+        offset = self.int_argument("offset", 0, minimum=0)
+        self.write_json(await self.executions.log(self._id(raw_id), self.owner_filter, offset))
+
+
+def execution_routes() -> list[tuple[str, type]]:
+    return [
+        ("execute-notebook", ExecuteNotebookHandler),
+        ("execute", ExecuteInPlaceHandler),
+        (r"execution-status/([^/]+)", ExecutionStatusHandler),
+        ("executions", ExecutionsHandler),
+        (r"execution/([^/]+)/cancel", CancelExecutionHandler),
+        (r"execution/([^/]+)/log", ExecutionLogHandler),
+    ]

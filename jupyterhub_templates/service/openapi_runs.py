@@ -1,0 +1,431 @@
+"""The OpenAPI paths and schemas of notebooks and executions (merged into the
+document by :func:`jupyterhub_templates.service.openapi.openapi_document`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .openapi import _errors, _json, _ref
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _id_param(what: str) -> dict[str, Any]:
+    return {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": f"The {what}'s id.",
+        "schema": {"type": "integer"},
+    }
+
+
+PAGE = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+]
+WHOSE = [
+    {
+        "name": "username",
+        "in": "query",
+        "description": "Another user's (admins only).",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "all",
+        "in": "query",
+        "description": "Everyone's (admins only).",
+        "schema": {"type": "boolean"},
+    },
+    {"name": "template", "in": "query", "schema": {"type": "string"}},
+]
+
+STATUSES = ["pending", "running", "success", "failed", "cancelled"]
+REASONS = ["cell error", "kernel died", "timeout", "kernel not found", "server stopped", "error"]
+
+
+def schemas() -> dict[str, Any]:
+    nullable_str = {"type": "string", "nullable": True}
+    return {
+        "CreateRequest": {
+            "type": "object",
+            "required": ["template_name"],
+            "properties": {
+                "template_name": {"type": "string", "example": "ml/automl_classification.ipynb"},
+                "target_directory": {
+                    "type": "string",
+                    "description": "Folder relative to the server's root; created if missing.",
+                    "example": "notebooks",
+                },
+                "new_name": {"type": "string", "example": "my_automl_run.ipynb"},
+                "parameters": {"type": "object", "additionalProperties": True},
+                "username": {"type": "string", "description": "Another user (admins only)."},
+                "allow_unknown": {"type": "boolean", "default": False},
+                "overwrite": {"type": "boolean", "default": False},
+                "version": {"type": "integer", "minimum": 1},
+                "description": {"type": "string"},
+            },
+        },
+        "CreateResult": {
+            "type": "object",
+            "required": [
+                "status",
+                "new_notebook_path",
+                "parameters_applied",
+                "notebook_url",
+                "notebook_id",
+            ],
+            "properties": {
+                "status": {"type": "string", "enum": ["success"]},
+                "new_notebook_path": {"type": "string"},
+                "parameters_applied": {"type": "object", "additionalProperties": True},
+                "notebook_url": {"type": "string"},
+                "notebook_id": {"type": "integer"},
+                "username": {"type": "string"},
+                "template_name": {"type": "string"},
+                "template_version": {"type": "integer"},
+            },
+        },
+        "Notebook": {
+            "type": "object",
+            "required": ["id", "username", "path", "source", "parameters", "created_at"],
+            "properties": {
+                "id": {"type": "integer"},
+                "username": {"type": "string"},
+                "path": {"type": "string"},
+                "source": {"type": "string", "enum": ["template", "submitted"]},
+                "template_name": nullable_str,
+                "template_version": {"type": "integer", "nullable": True},
+                "description": {"type": "string"},
+                "parameters": {"type": "object", "additionalProperties": True},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "NotebookPage": {
+            "type": "object",
+            "required": ["notebooks", "total", "limit", "offset"],
+            "properties": {
+                "notebooks": {"type": "array", "items": _ref("Notebook")},
+                "total": {"type": "integer"},
+                "limit": {"type": "integer"},
+                "offset": {"type": "integer"},
+            },
+        },
+        "ExecuteRequest": {
+            "type": "object",
+            "required": ["notebook_path"],
+            "properties": {
+                "notebook_path": {"type": "string", "example": "notebooks/my_automl_run.ipynb"},
+                "username": {"type": "string", "description": "Another user (admins only)."},
+                "kernel_name": {"type": "string", "default": "mlflow_kernel"},
+                "parameters": {"type": "object", "additionalProperties": True},
+                "output_path": {
+                    "type": "string",
+                    "description": "Where the executed notebook goes (execute-notebook only); "
+                    "default '<name>-run-<id>.ipynb' beside the input.",
+                },
+                "timeout": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+                "experiment_name": {"type": "string"},
+            },
+        },
+        "Execution": {
+            "type": "object",
+            "required": [
+                "execution_id",
+                "status",
+                "notebook_path",
+                "start_time",
+                "end_time",
+                "duration",
+                "output_path",
+                "progress",
+                "error",
+                "mlflow",
+                "status_url",
+            ],
+            "properties": {
+                "execution_id": {"type": "integer"},
+                "status": {"type": "string", "enum": STATUSES},
+                "notebook_path": {"type": "string"},
+                "start_time": {"type": "string", "format": "date-time"},
+                "end_time": {"type": "string", "format": "date-time", "nullable": True},
+                "duration": {"type": "string", "nullable": True, "example": "5m 30s"},
+                "username": {"type": "string"},
+                "output_path": {"type": "string"},
+                "in_place": {"type": "boolean"},
+                "template_name": nullable_str,
+                "kernel_name": {"type": "string"},
+                "parameters": {"type": "object", "additionalProperties": True},
+                "timeout": {"type": "number", "nullable": True},
+                "started_running": {"type": "string", "format": "date-time", "nullable": True},
+                "progress": {
+                    "type": "object",
+                    "required": ["cells_done", "cells_total"],
+                    "properties": {
+                        "cells_done": {"type": "integer"},
+                        "cells_total": {"type": "integer"},
+                        "current_cell": {"type": "integer", "nullable": True},
+                        "percent": {"type": "number"},
+                    },
+                },
+                "error": {
+                    "type": "object",
+                    "nullable": True,
+                    "required": ["reason"],
+                    "properties": {
+                        "reason": {"type": "string", "enum": REASONS},
+                        "name": nullable_str,
+                        "message": nullable_str,
+                        "cell_index": {"type": "integer", "nullable": True},
+                    },
+                },
+                "mlflow": {
+                    "type": "object",
+                    "properties": {
+                        "experiment_name": nullable_str,
+                        "runs": {"type": "array", "items": _ref("MLflowRun")},
+                    },
+                },
+                "status_url": {"type": "string"},
+                "log_url": {"type": "string"},
+                "notebook_url": {"type": "string"},
+            },
+        },
+        "MLflowRun": {
+            "type": "object",
+            "required": ["run_id", "experiment_id", "metrics", "url"],
+            "properties": {
+                "run_id": {"type": "string"},
+                "run_name": nullable_str,
+                "experiment_id": {"type": "string"},
+                "experiment_name": nullable_str,
+                "status": nullable_str,
+                "start_time": nullable_str,
+                "end_time": nullable_str,
+                "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+                "parent_run_id": nullable_str,
+                "url": {"type": "string"},
+            },
+        },
+        "ExecutionStarted": {
+            "type": "object",
+            "required": ["status", "execution_id", "notebook_url", "status_url", "output_path"],
+            "properties": {
+                "status": {"type": "string", "enum": STATUSES},
+                "execution_id": {"type": "integer"},
+                "notebook_url": {"type": "string"},
+                "status_url": {"type": "string"},
+                "output_path": {"type": "string"},
+                "execution": _ref("Execution"),
+            },
+        },
+        "ExecutionPage": {
+            "type": "object",
+            "required": ["executions", "total", "limit", "offset"],
+            "properties": {
+                "executions": {"type": "array", "items": _ref("Execution")},
+                "total": {"type": "integer"},
+                "limit": {"type": "integer"},
+                "offset": {"type": "integer"},
+            },
+        },
+        "ExecutionLog": {
+            "type": "object",
+            "required": ["execution_id", "log", "offset", "next_offset"],
+            "properties": {
+                "execution_id": {"type": "integer"},
+                "status": {"type": "string", "enum": STATUSES},
+                "offset": {"type": "integer"},
+                "next_offset": {"type": "integer"},
+                "log": {"type": "string"},
+                "truncated": {"type": "boolean"},
+            },
+        },
+    }
+
+
+def paths() -> dict[str, Any]:
+    nb = _id_param("notebook")
+    ex = _id_param("execution")
+    return {
+        "/create-from-template": {
+            "post": {
+                "summary": "Create a notebook from a template in a user's server",
+                "description": "Checks the parameters against the template's, injects them "
+                "(papermill), starts the user's server when stopped, and writes the notebook "
+                "with the contents API.",
+                "operationId": "createFromTemplate",
+                "requestBody": _body(_ref("CreateRequest")),
+                "responses": {
+                    "201": _json(_ref("CreateResult"), "Created"),
+                    **_errors(400, 403, 404, 409, 503),
+                },
+            }
+        },
+        "/execute-notebook": {
+            "post": {
+                "summary": "Run a notebook into a new notebook beside it",
+                "description": "Answers once the first cell has run (or the run ended), or "
+                "after 30 s (configurable).",
+                "operationId": "executeNotebook",
+                "requestBody": _body(_ref("ExecuteRequest")),
+                "responses": {
+                    "202": _json(_ref("ExecutionStarted"), "Dispatched"),
+                    **_errors(400, 403, 404, 409, 503),
+                },
+            }
+        },
+        "/execute": {
+            "post": {
+                "summary": "Run a notebook in place; answer when it has ended",
+                "operationId": "executeInPlace",
+                "requestBody": _body(_ref("ExecuteRequest")),
+                "responses": {
+                    "200": _json(_ref("Execution"), "The run, ended"),
+                    **_errors(400, 403, 404, 409, 503),
+                },
+            }
+        },
+        "/execution-status/{id}": {
+            "get": {
+                "summary": "An execution's status, progress, error and MLflow runs",
+                "operationId": "executionStatus",
+                "parameters": [ex],
+                "responses": {
+                    "200": _json(_ref("Execution"), "The execution"),
+                    **_errors(400, 403, 404, 503),
+                },
+            }
+        },
+        "/executions": {
+            "get": {
+                "summary": "Your executions (admins: anyone's)",
+                "operationId": "listExecutions",
+                "parameters": [
+                    *WHOSE,
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": STATUSES},
+                    },
+                    *PAGE,
+                ],
+                "responses": {
+                    "200": _json(_ref("ExecutionPage"), "A page of executions, newest first"),
+                    **_errors(400, 403, 503),
+                },
+            }
+        },
+        "/execution/{id}/cancel": {
+            "post": {
+                "summary": "Cancel a pending or running execution",
+                "operationId": "cancelExecution",
+                "parameters": [ex],
+                "responses": {
+                    "200": _json(_ref("Execution"), "The execution, cancelled"),
+                    **_errors(400, 403, 404, 409, 503),
+                },
+            }
+        },
+        "/execution/{id}/log": {
+            "get": {
+                "summary": "The captured output of an execution (from the user's server)",
+                "operationId": "executionLog",
+                "parameters": [
+                    ex,
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+                "responses": {
+                    "200": _json(_ref("ExecutionLog"), "The log from offset"),
+                    **_errors(400, 403, 404, 503),
+                },
+            }
+        },
+        "/submit-notebook": {
+            "post": {
+                "summary": "Record a notebook of your server (legacy)",
+                "operationId": "submitNotebook",
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["notebook_path"],
+                        "properties": {
+                            "notebook_path": {"type": "string"},
+                            "username": {"type": "string"},
+                            "parameters": {"type": "object", "additionalProperties": True},
+                            "description": {"type": "string"},
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "required": ["status", "notebook_id", "notebook"],
+                            "properties": {
+                                "status": {"type": "string", "enum": ["success"]},
+                                "notebook_id": {"type": "integer"},
+                                "notebook": _ref("Notebook"),
+                            },
+                        },
+                        "Recorded",
+                    ),
+                    **_errors(400, 403, 503),
+                },
+            }
+        },
+        "/notebooks": {
+            "get": {
+                "summary": "Your notebook records (legacy; admins: anyone's)",
+                "operationId": "listNotebooks",
+                "parameters": [*WHOSE, *PAGE],
+                "responses": {
+                    "200": _json(_ref("NotebookPage"), "A page of records, newest first"),
+                    **_errors(400, 403, 503),
+                },
+            }
+        },
+        "/notebook/{id}": {
+            "get": {
+                "summary": "One notebook record (legacy)",
+                "operationId": "getNotebook",
+                "parameters": [nb],
+                "responses": {
+                    "200": _json(_ref("Notebook"), "The record"),
+                    **_errors(400, 403, 404, 503),
+                },
+            },
+            "put": {
+                "summary": "Change a notebook record's path, description or parameters",
+                "operationId": "updateNotebook",
+                "parameters": [nb],
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "notebook_path": {"type": "string"},
+                            "description": {"type": "string"},
+                            "parameters": {"type": "object", "additionalProperties": True},
+                        },
+                    }
+                ),
+                "responses": {
+                    "200": _json(_ref("Notebook"), "The record"),
+                    **_errors(400, 403, 404, 503),
+                },
+            },
+            "delete": {
+                "summary": "Forget a notebook record (the file stays)",
+                "operationId": "deleteNotebook",
+                "parameters": [nb],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_errors(400, 403, 404, 503),
+                },
+            },
+        },
+    }

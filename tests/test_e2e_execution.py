@@ -1,0 +1,192 @@
+"""End to end with the project's jupyterhub_config.py: the Hub starts the templates
+service (examples loaded), users' servers run the notebooks on ``mlflow_kernel``, and a
+real MLflow tracking server (tests/fixtures/mlflow.py) receives their runs."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import nbformat
+import pytest
+import requests
+from fixtures.hub import Hub, start_hub, stop_process
+from nbformat.v4 import new_code_cell, new_notebook
+
+pytestmark = pytest.mark.e2e
+
+FINAL = {"success", "failed", "cancelled"}
+#: small parameters, so that the examples run in seconds
+EXAMPLES = {
+    "ml/automl_classification.ipynb": {
+        "model_families": ["logistic_regression", "xgboost"],
+        "time_budget_seconds": 30,
+        "n_trials": 2,
+        "cv_folds": 2,
+    },
+    "ml/regression.ipynb": {"n_estimators": "20", "cv_folds": 2},
+    "etl/csv_clean.ipynb": {"output_path": "cleaned.csv", "drop_duplicates": "true"},
+    "analysis/eda.ipynb": {"dataset": "iris", "max_columns": 5},
+}
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory, mlflow_server) -> Iterator[Hub]:
+    hub = start_hub(
+        tmp_path_factory.mktemp("e2e-execution"),
+        external_service=False,
+        extra_env={
+            "JUPYTERHUB_TEMPLATES_LOAD_EXAMPLES": "1",
+            "JUPYTERHUB_TEMPLATES_MLFLOW": "1",
+            "JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI": mlflow_server.url,
+        },
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(hub.service_url + "health", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the managed service did not come up:\n" + hub.log.read_text()[-4000:])
+            time.sleep(0.2)
+        yield hub
+    finally:
+        stop_process(hub.proc)
+
+
+def call(hub: Hub, method: str, path: str, user: str, **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"token {hub.tokens[user]}"}
+    return requests.request(method, hub.service_url + path, headers=headers, timeout=120, **kwargs)
+
+
+def wait_final(hub: Hub, execution_id: int, user: str, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        r = call(hub, "GET", f"execution-status/{execution_id}", user)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] in FINAL:
+            return r.json()
+        assert time.monotonic() < deadline, r.json()
+        time.sleep(1)
+
+
+def injected_source(nb: nbformat.NotebookNode) -> str:
+    cells = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    return cells[0].source
+
+
+def test_examples_from_template_to_mlflow(e2e: Hub, mlflow_server) -> None:
+    hub = e2e
+    names = {
+        t["name"] for t in call(hub, "GET", "minio/list-templates", "alice").json()["templates"]
+    }
+    assert set(EXAMPLES) <= names
+
+    def create_and_run(template: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        r = call(
+            hub,
+            "POST",
+            "create-from-template",
+            "alice",
+            json={
+                "template_name": template,
+                "target_directory": "e2e",
+                "new_name": template.replace("/", "_"),
+                "parameters": EXAMPLES[template],
+            },
+        )
+        assert r.status_code == 201, r.text
+        created = r.json()
+        r = call(
+            hub,
+            "POST",
+            "execute-notebook",
+            "alice",
+            json={"notebook_path": created["new_notebook_path"]},
+        )
+        assert r.status_code == 202, r.text
+        return template, created, wait_final(hub, r.json()["execution_id"], "alice")
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(create_and_run, EXAMPLES))
+
+    for template, created, final in results:
+        assert final["status"] == "success", (template, final)
+        assert final["kernel_name"] == "mlflow_kernel"
+        assert final["template_name"] == template
+        assert final["progress"]["cells_done"] == final["progress"]["cells_total"] > 0
+        out = nbformat.read(str(hub.user_dir("alice") / final["output_path"]), as_version=4)
+        source = injected_source(out)
+        for name, value in created["parameters_applied"].items():
+            assert f"{name} = " in source, (template, name)
+            assert created["parameters_applied"][name] == value
+        assert any(c.get("outputs") for c in out.cells if c.cell_type == "code")
+
+    automl = next(final for template, _, final in results if template.startswith("ml/automl"))
+    runs = automl["mlflow"]["runs"]
+    assert automl["mlflow"]["experiment_name"] == "ml/automl_classification"
+    assert runs, automl
+    parent = runs[0]
+    assert parent["parent_run_id"] is None
+    assert parent["metrics"], parent
+    assert parent["url"].startswith(mlflow_server.url)
+    assert len(runs) >= 3  # the parent and a nested run per candidate family
+    # the run in MLflow itself carries the execution's tags
+    data = mlflow_server.api("GET", "runs/get", params={"run_id": parent["run_id"]})
+    tags = {t["key"]: t["value"] for t in data["run"]["data"]["tags"]}
+    assert tags["templates.execution_id"] == str(automl["execution_id"])
+    assert tags["templates.username"] == "alice"
+    assert tags["templates.template"] == "ml/automl_classification.ipynb"
+
+
+def _sleeper(hub: Hub, user: str, path: str) -> str:
+    nb = new_notebook(
+        cells=[new_code_cell("print('started')"), new_code_cell("import time; time.sleep(300)")],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    target = hub.user_dir(user) / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(target))
+    return path
+
+
+def test_cancel_and_server_stop(e2e: Hub) -> None:
+    hub = e2e
+    path = _sleeper(hub, "bob", "sleepy.ipynb")
+    first = call(
+        hub,
+        "POST",
+        "execute-notebook",
+        "bob",
+        json={"notebook_path": path, "kernel_name": "python3"},
+    ).json()
+    assert first["status"] == "running", first
+    r = call(hub, "POST", f"execution/{first['execution_id']}/cancel", "bob")
+    assert r.status_code == 200, r.text
+    assert wait_final(hub, first["execution_id"], "bob")["status"] == "cancelled"
+
+    second = call(
+        hub,
+        "POST",
+        "execute-notebook",
+        "bob",
+        json={"notebook_path": path, "kernel_name": "python3"},
+    ).json()
+    assert second["status"] == "running", second
+    stopped_at = time.monotonic()
+    hub.stop_server("bob")
+    final = wait_final(hub, second["execution_id"], "bob", timeout=90)
+    assert final["status"] == "failed"
+    assert final["error"]["reason"] == "server stopped"
+    assert time.monotonic() - stopped_at < 60
+    # the record says so in JSON too
+    assert json.loads(json.dumps(final))["error"]["reason"] == "server stopped"
