@@ -227,6 +227,33 @@ def test_legacy_notebook_records(svc: ServiceProcess) -> None:
     assert r.status_code == 400
 
 
+HOSTILE = '"); import pathlib; pathlib.Path("PWNED").touch()  # \'\'\' """ \\ \n end'
+
+
+def test_hostile_values_stay_data_when_the_notebook_runs(svc: ServiceProcess, hub: Hub) -> None:
+    """A string built to break out of papermill's rendering is injected as a literal and
+    printed back unchanged when the notebook runs (in alice's server, python3 kernel)."""
+    r = create(svc, "alice", new_name="hostile", parameters={"dataset_path": HOSTILE})
+    assert r.status_code == 201, r.text
+    r = svc.request(
+        "POST",
+        "execute",
+        "alice",
+        json={"notebook_path": "hostile.ipynb", "kernel_name": "python3"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "success", r.json()
+    nb = json.loads((hub.user_dir("alice") / "hostile.ipynb").read_text())
+    printed = "".join(
+        "".join(o.get("text", ""))
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+    )
+    assert printed.startswith(HOSTILE + " 100")
+    assert not (hub.user_dir("alice") / "PWNED").exists()
+
+
 def test_server_start_timeout_gives_503(svc: ServiceProcess, hub: Hub) -> None:
     """Last in the module: restarts the service with a start timeout no server meets."""
     svc.stop()
