@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 KERNEL_ENV := .venv-kernel
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help install install-test chp lab-build kernel demo test test-fast lint format clean
+.PHONY: help install install-test chp lab-build kernel demo test test-fast lint format clean chromium
 
 help:
 	@echo "make demo   set everything up and start JupyterHub with the templates service"
@@ -44,9 +44,20 @@ kernel: $(KERNEL_ENV)/.make-stamp
 demo: install kernel
 	$(BIN)/jupyterhub -f jupyterhub_config.py
 
-test: install kernel
+# Debian's Chromium for the browser end-to-end tests (tests/test_e2e_lab.py), driven by
+# Playwright's bundled driver: never `playwright install`. Installing it needs root (as CI).
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+test: install kernel chromium
 	bash tests/start-services.sh
+	$(BIN)/jlpm test
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -ra -p pytest_jupyter.jupyter_server -p no:asyncio tests/jupyter_server
 
 lint: install
 	$(BIN)/ruff check .

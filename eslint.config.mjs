@@ -66,5 +66,13 @@ export default defineConfig([
       'prefer-arrow-callback': 'error'
     }
   },
+  {
+    // The Jest specs are not part of the build (tsconfig.json excludes them).
+    files: ['src/__tests__/**/*.ts'],
+    languageOptions: {
+      parserOptions: { project: 'tsconfig.test.json' }
+    },
+    rules: { 'jupyter/no-untranslated-string': 'off' }
+  },
   prettierRecommended
 ]);

@@ -4,6 +4,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
@@ -27,24 +28,45 @@ export namespace CommandIDs {
 const PLUGIN_ID = 'jupyterhub-templates:plugin';
 
 /**
+ * The default of the `pollInterval` setting (ms).
+ */
+const DEFAULT_POLL_INTERVAL = 2000;
+
+/**
  * Adds the notebook templates panel to the left sidebar.
  */
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description:
-    'A left sidebar panel with the notebook templates of JupyterHub.',
+    'A left sidebar panel with the notebook templates of JupyterHub: gallery, parameter form and executions.',
   autoStart: true,
-  optional: [ILayoutRestorer, ICommandPalette, ITranslator, ISettingRegistry],
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    ITranslator,
+    ISettingRegistry,
+    IDefaultFileBrowser
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     translator: ITranslator | null,
-    settingRegistry: ISettingRegistry | null
+    settingRegistry: ISettingRegistry | null,
+    fileBrowser: IDefaultFileBrowser | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterhub_templates');
 
-    const panel = new TemplatesPanel({ trans });
+    const panel = new TemplatesPanel({
+      trans,
+      openPath: (path: string) => {
+        app.commands.execute('docmanager:open', { path }).catch(reason => {
+          console.error(`Failed to open ${path}.`, reason);
+        });
+      },
+      currentFolder: () => fileBrowser?.model.path ?? '',
+      pollInterval: DEFAULT_POLL_INTERVAL
+    });
     panel.serviceUrl = serviceBaseUrl('');
     app.shell.add(panel, 'left', { rank: 600 });
     if (restorer) {
@@ -74,6 +96,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         panel.serviceUrl = serviceBaseUrl(
           typeof override === 'string' ? override : ''
         );
+        const interval = settings.get('pollInterval').composite;
+        panel.pollInterval =
+          typeof interval === 'number' && interval >= 500
+            ? interval
+            : DEFAULT_POLL_INTERVAL;
       };
       settingRegistry
         .load(PLUGIN_ID)

@@ -1,6 +1,12 @@
+import { PageConfig } from '@jupyterlab/coreutils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { Widget } from '@lumino/widgets';
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
 
+import { TemplatesClient } from './api';
+import { TemplatesApp } from './components/App';
+import { ITemplatesContext, TemplatesContext } from './components/context';
+import { ExecutionsModel } from './components/executionsModel';
 import { templatesIcon } from './icon';
 
 /**
@@ -9,11 +15,10 @@ import { templatesIcon } from './icon';
 export const PANEL_ID = 'jp-templates-panel';
 
 /**
- * The left sidebar panel listing notebook templates.
- *
- * For now it only shows a heading and a placeholder text.
+ * The left sidebar panel: the template gallery, the parameter form and the
+ * user's executions (React components under `components/`).
  */
-export class TemplatesPanel extends Widget {
+export class TemplatesPanel extends ReactWidget {
   constructor(options: TemplatesPanel.IOptions) {
     super();
     const { trans } = options;
@@ -21,24 +26,78 @@ export class TemplatesPanel extends Widget {
     this.addClass('jp-TemplatesPanel');
     this.title.icon = templatesIcon;
     this.title.caption = trans.__('Templates');
-
-    const header = document.createElement('h2');
-    header.className = 'jp-TemplatesPanel-header';
-    header.textContent = trans.__('Templates');
-
-    const placeholder = document.createElement('p');
-    placeholder.className = 'jp-TemplatesPanel-placeholder';
-    placeholder.textContent = trans.__(
-      'Notebook templates shared on this JupyterHub will be listed here.'
-    );
-
-    this.node.append(header, placeholder);
+    this._token = options.token ?? PageConfig.getToken();
+    this._executions = new ExecutionsModel({
+      trans,
+      openPath: options.openPath,
+      pollInterval: options.pollInterval
+    });
+    this._context = {
+      client: null,
+      serviceUrl: '',
+      trans,
+      openPath: options.openPath,
+      currentFolder: options.currentFolder,
+      executions: this._executions
+    };
   }
 
   /**
    * The base URL of the templates service ('' when unknown).
+   *
+   * Setting it makes a new client and reloads what the panel shows.
    */
-  serviceUrl = '';
+  get serviceUrl(): string {
+    return this._context.serviceUrl;
+  }
+  set serviceUrl(url: string) {
+    if (url === this._context.serviceUrl && this._context.client) {
+      return;
+    }
+    const client = url
+      ? new TemplatesClient({ baseUrl: url, token: this._token })
+      : null;
+    this._context = { ...this._context, serviceUrl: url, client };
+    this._executions.client = client;
+    this.update();
+  }
+
+  /**
+   * Milliseconds between two polls of the executions while runs are active.
+   */
+  get pollInterval(): number {
+    return this._executions.pollInterval;
+  }
+  set pollInterval(value: number) {
+    this._executions.pollInterval = value;
+  }
+
+  /**
+   * The model of the user's executions (polling and notifications).
+   */
+  get executions(): ExecutionsModel {
+    return this._executions;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._executions.dispose();
+    super.dispose();
+  }
+
+  protected render(): JSX.Element {
+    return React.createElement(
+      TemplatesContext.Provider,
+      { value: this._context },
+      React.createElement(TemplatesApp)
+    );
+  }
+
+  private _token: string;
+  private _executions: ExecutionsModel;
+  private _context: ITemplatesContext;
 }
 
 /**
@@ -53,5 +112,21 @@ export namespace TemplatesPanel {
      * The translation bundle for the panel's texts.
      */
     trans: TranslationBundle;
+    /**
+     * Open a file of the user's server in Lab.
+     */
+    openPath: (path: string) => void;
+    /**
+     * The file browser's current folder ('' for the root).
+     */
+    currentFolder: () => string;
+    /**
+     * The Hub token for the service (default: the page's token).
+     */
+    token?: string;
+    /**
+     * Milliseconds between two polls while runs are active (default 2000).
+     */
+    pollInterval?: number;
   }
 }

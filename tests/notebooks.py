@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -44,3 +45,21 @@ def make_notebook(
 
 def notebook_json(data: bytes) -> dict:
     return json.loads(data)
+
+
+def write_python_notebook(path: Path, *sources: str, params: str | None = "x = 1") -> Path:
+    """A python3 notebook at ``path``: a markdown cell, an optional ``parameters`` cell,
+    then one code cell per source."""
+    cells = [new_markdown_cell("# test notebook")]
+    if params is not None:
+        cells.append(new_code_cell(params, metadata={"tags": ["parameters"]}))
+    cells.extend(new_code_cell(s) for s in sources)
+    nb = new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path

@@ -13,7 +13,7 @@ from typing import Any
 import nbformat
 import pytest
 import requests
-from fixtures.hub import Hub, start_hub, stop_process
+from fixtures.hub import Hub, start_managed_hub, stop_process
 from nbformat.v4 import new_code_cell, new_notebook
 
 pytestmark = pytest.mark.e2e
@@ -35,9 +35,8 @@ EXAMPLES = {
 
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory, mlflow_server) -> Iterator[Hub]:
-    hub = start_hub(
+    hub = start_managed_hub(
         tmp_path_factory.mktemp("e2e-execution"),
-        external_service=False,
         extra_env={
             "JUPYTERHUB_TEMPLATES_LOAD_EXAMPLES": "1",
             "JUPYTERHUB_TEMPLATES_MLFLOW": "1",
@@ -45,16 +44,6 @@ def e2e(tmp_path_factory: pytest.TempPathFactory, mlflow_server) -> Iterator[Hub
         },
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(hub.service_url + "health", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the managed service did not come up:\n" + hub.log.read_text()[-4000:])
-            time.sleep(0.2)
         yield hub
     finally:
         stop_process(hub.proc)

@@ -26,6 +26,7 @@ from typing import Any
 import nbformat
 import pytest
 import requests
+from notebooks import write_python_notebook as write_notebook
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 BASE_URL = "/user/alice/"
@@ -85,25 +86,6 @@ def wait_no_marked(marker: str, timeout: float = 10.0) -> list[int]:
 
 def _read_if_exists(path: Path) -> str:
     return path.read_text() if path.exists() else ""
-
-
-def write_notebook(path: Path, *sources: str, params: str | None = "x = 1") -> Path:
-    """A python3 notebook: an optional ``parameters`` cell, then one code cell per source."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells.append(nbformat.v4.new_markdown_cell("# test notebook"))
-    if params is not None:
-        cell = nbformat.v4.new_code_cell(params)
-        cell.metadata["tags"] = ["parameters"]
-        nb.cells.append(cell)
-    nb.cells.extend(nbformat.v4.new_code_cell(s) for s in sources)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(path))
-    return path
 
 
 PIDS_CELL = (

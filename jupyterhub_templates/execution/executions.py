@@ -176,13 +176,15 @@ class Executions:
             "env": self._env(execution_id, remote_id, request.username, template, path, experiment),
         }
         try:
+            # which incarnation of the server takes the run: a later boot id means the
+            # server restarted and lost it
+            boot_id = (await self.extension.changes(server, ids=[remote_id])).get("boot_id")
             model = await self.extension.submit(server, spec)
-            listing = await self.extension.changes(server, ids=[remote_id])
         except BaseException:
             await self.run(self.records.delete, execution_id)
             raise
         self.monitor.watch(request.username)
-        description = await self.monitor.apply(model, listing.get("boot_id"))
+        description = await self.monitor.apply(model, boot_id)
         return description or record
 
     def _env(

@@ -1,0 +1,5 @@
+/**
+ * The templates service's REST API: types and client.
+ */
+export * from './types';
+export * from './client';

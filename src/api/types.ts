@@ -1,0 +1,312 @@
+/**
+ * Types of the templates service's REST API, mirroring its OpenAPI document
+ * (`jupyterhub_templates/service/openapi.py`, served at `<base>/openapi.json`).
+ *
+ * Field names are the service's (snake_case) on purpose: these are the JSON
+ * bodies as they travel. Plain `type` aliases (not interfaces) keep the names of
+ * the OpenAPI schemas.
+ */
+
+/**
+ * The type the service inferred for a template parameter.
+ */
+export type ParameterType =
+  'int' | 'float' | 'bool' | 'str' | 'list' | 'dict' | 'any';
+
+/**
+ * A parameter of a template, inferred from its `parameters` cell.
+ */
+export type TemplateParameter = {
+  name: string;
+  type: ParameterType;
+  /** The type annotation's source text, when there is one (e.g. `Optional[int]`). */
+  annotation?: string;
+  /** The default's source text (e.g. `'0.5'`, `'None'`, `'"iris"'`). */
+  default: string;
+  /** The default as JSON, when it is a literal (`null` for `None` or non-literals). */
+  default_value?: unknown;
+  /** The comment next to the parameter. */
+  help: string;
+};
+
+/**
+ * A template (current version), as listed.
+ */
+export type Template = {
+  /** `<category>/<file>.ipynb`, e.g. `ml/automl_template.ipynb`. */
+  name: string;
+  category: string;
+  filename: string;
+  description: string;
+  size: number;
+  sha256: string;
+  kernel_name: string;
+  parameters: TemplateParameter[];
+  version: number;
+  uploader?: string;
+  created_at?: string;
+  last_modified: string;
+};
+
+/**
+ * One stored version of a template.
+ */
+export type TemplateVersion = {
+  version: number;
+  size: number;
+  sha256: string;
+  kernel_name?: string;
+  description?: string;
+  uploader?: string;
+  created_at: string;
+};
+
+/**
+ * A template with its versions and, on request, its notebook.
+ */
+export type TemplateDetail = Template & {
+  current_version: number;
+  versions: TemplateVersion[];
+  /** The notebook (nbformat 4), when asked for with `content: true`. */
+  content?: Record<string, unknown>;
+};
+
+export type TemplateSort =
+  'name' | 'category' | 'size' | 'last_modified' | 'created';
+
+export type SortOrder = 'asc' | 'desc';
+
+/**
+ * One page of templates.
+ */
+export type TemplatePage = {
+  status?: 'success';
+  templates: Template[];
+  /** How many templates match, over all pages. */
+  total: number;
+  /** How many are in this page. */
+  count: number;
+  limit: number;
+  offset: number;
+};
+
+/**
+ * A category with its number of templates.
+ */
+export type Category = {
+  name: string;
+  count: number;
+};
+
+/**
+ * The answer to an upload.
+ */
+export type UploadResult = {
+  status: 'success';
+  message?: string;
+  template_name: string;
+  /** 1 for a new template, more for a new version. */
+  version: number;
+  template: Template;
+};
+
+/**
+ * The answer to a delete.
+ */
+export type DeleteResult = {
+  status: 'success';
+  message?: string;
+  template_name: string;
+  deleted_versions: number;
+};
+
+/**
+ * A time-limited download URL for a template's notebook.
+ */
+export type DownloadUrl = {
+  status: 'success';
+  template_name: string;
+  version: number;
+  url: string;
+  expires_in: number;
+  expires_at: string;
+};
+
+/**
+ * The body of `POST /create-from-template`.
+ */
+export type CreateRequest = {
+  template_name: string;
+  /** Folder relative to the server's root; created if missing. */
+  target_directory?: string;
+  /** A file name without folders; `.ipynb` is added when missing. */
+  new_name?: string;
+  parameters?: Record<string, unknown>;
+  /** Another user (admins only). */
+  username?: string;
+  allow_unknown?: boolean;
+  overwrite?: boolean;
+  version?: number;
+  description?: string;
+};
+
+/**
+ * The answer to `POST /create-from-template`.
+ */
+export type CreateResult = {
+  status: 'success';
+  /** The notebook's path relative to the user's server root. */
+  new_notebook_path: string;
+  parameters_applied: Record<string, unknown>;
+  notebook_url: string;
+  notebook_id: number;
+  username?: string;
+  template_name?: string;
+  template_version?: number;
+};
+
+/**
+ * The body of `POST /execute-notebook`.
+ */
+export type ExecuteRequest = {
+  notebook_path: string;
+  /** Another user (admins only). */
+  username?: string;
+  /** Default `mlflow_kernel`. */
+  kernel_name?: string;
+  parameters?: Record<string, unknown>;
+  /** Where the executed notebook goes; default `<name>-run-<id>.ipynb` beside the input. */
+  output_path?: string;
+  /** Seconds, > 0. */
+  timeout?: number;
+  experiment_name?: string;
+};
+
+export type ExecutionStatus =
+  'pending' | 'running' | 'success' | 'failed' | 'cancelled';
+
+export type ExecutionProgress = {
+  cells_done: number;
+  cells_total: number;
+  current_cell?: number | null;
+  percent?: number;
+};
+
+export type ExecutionErrorReason =
+  | 'cell error'
+  | 'kernel died'
+  | 'timeout'
+  | 'kernel not found'
+  | 'server stopped'
+  | 'error';
+
+export type ExecutionError = {
+  reason: ExecutionErrorReason;
+  /** The exception's name, e.g. `ValueError`. */
+  name?: string | null;
+  message?: string | null;
+  cell_index?: number | null;
+};
+
+export type MLflowRun = {
+  run_id: string;
+  run_name?: string | null;
+  experiment_id: string;
+  experiment_name?: string | null;
+  status?: string | null;
+  start_time?: string | null;
+  end_time?: string | null;
+  metrics: Record<string, number>;
+  parent_run_id?: string | null;
+  /** A link to the run in the MLflow UI. */
+  url: string;
+};
+
+export type ExecutionMLflow = {
+  experiment_name?: string | null;
+  runs?: MLflowRun[];
+};
+
+/**
+ * An execution of a notebook.
+ */
+export type Execution = {
+  execution_id: number;
+  status: ExecutionStatus;
+  notebook_path: string;
+  start_time: string;
+  end_time: string | null;
+  /** Human text, e.g. `5m 30s`. */
+  duration: string | null;
+  username?: string;
+  /** The executed notebook's path, relative to the user's server root. */
+  output_path: string;
+  in_place?: boolean;
+  template_name?: string | null;
+  kernel_name?: string;
+  parameters?: Record<string, unknown>;
+  timeout?: number | null;
+  started_running?: string | null;
+  progress: ExecutionProgress;
+  error: ExecutionError | null;
+  mlflow: ExecutionMLflow;
+  status_url: string;
+  log_url?: string;
+  notebook_url?: string;
+};
+
+/**
+ * The answer to `POST /execute-notebook` (202).
+ */
+export type ExecutionStarted = {
+  status: ExecutionStatus;
+  execution_id: number;
+  notebook_url: string;
+  status_url: string;
+  output_path: string;
+  execution?: Execution;
+};
+
+/**
+ * A page of executions, newest first.
+ */
+export type ExecutionPage = {
+  executions: Execution[];
+  total: number;
+  limit: number;
+  offset: number;
+};
+
+/**
+ * A piece of an execution's log.
+ */
+export type ExecutionLog = {
+  execution_id: number;
+  status?: ExecutionStatus;
+  offset: number;
+  /** Pass it as the next `offset` to get what follows. */
+  next_offset: number;
+  log: string;
+  truncated?: boolean;
+};
+
+/**
+ * `GET /`: who the caller is.
+ */
+export type WhoAmI = {
+  service: string;
+  version: string;
+  user: string;
+  /** Holds `custom:templates:admin` (may upload and delete). */
+  templates_admin?: boolean;
+  links?: Record<string, string>;
+};
+
+/**
+ * Every error answer's body.
+ */
+export type ApiErrorBody = {
+  status: 'error';
+  message: string;
+  details?: unknown;
+};

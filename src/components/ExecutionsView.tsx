@@ -1,0 +1,158 @@
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { refreshIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+import * as React from 'react';
+
+import type { Execution } from '../api';
+import { useTemplatesContext } from './context';
+import { errorMessage, isActive } from './executionsModel';
+import { ExecutionRow } from './ExecutionRow';
+import { StateMessage } from './StateMessage';
+
+/**
+ * The user's executions, newest first, updated while runs are active.
+ */
+export function ExecutionsView(): JSX.Element {
+  const { client, executions: model, trans } = useTemplatesContext();
+  const [, setVersion] = React.useState(0);
+
+  React.useEffect(() => {
+    const unsubscribe = model.subscribe(() => setVersion(v => v + 1));
+    void model.refresh();
+    return unsubscribe;
+  }, [model]);
+
+  // Tick the elapsed times once a second while something runs.
+  const anyActive = model.executions.some(isActive);
+  React.useEffect(() => {
+    if (!anyActive) {
+      return;
+    }
+    const timer = window.setInterval(() => setVersion(v => v + 1), 1000);
+    return () => window.clearInterval(timer);
+  }, [anyActive]);
+
+  const cancel = async (execution: Execution): Promise<void> => {
+    if (!client) {
+      return;
+    }
+    try {
+      await client.cancelExecution(execution.execution_id);
+    } catch (reason) {
+      Notification.error(
+        trans.__(
+          'Could not cancel execution %1: %2',
+          execution.execution_id,
+          errorMessage(reason)
+        )
+      );
+    }
+    void model.refresh();
+  };
+
+  const viewLog = async (execution: Execution): Promise<void> => {
+    if (!client) {
+      return;
+    }
+    let text: string;
+    try {
+      const log = await client.executionLog(execution.execution_id);
+      text = log.log || trans.__('(The log is empty.)');
+      if (log.truncated) {
+        text = trans.__('(Only the end of the log is shown.)') + '\n' + text;
+      }
+    } catch (reason) {
+      text = trans.__('The log cannot be read: %1', errorMessage(reason));
+    }
+    const body = new Widget();
+    body.addClass('jp-Templates-logDialog');
+    const pre = document.createElement('pre');
+    pre.className = 'jp-Templates-log';
+    pre.textContent = text;
+    body.node.appendChild(pre);
+    await showDialog({
+      title: trans.__('Log of execution %1', execution.execution_id),
+      body,
+      buttons: [Dialog.okButton({ label: trans.__('Close') })]
+    });
+  };
+
+  const list = model.executions;
+  let state: JSX.Element | null = null;
+  if (!client) {
+    state = (
+      <StateMessage state="error">
+        {trans.__(
+          'The templates service is unknown: JupyterLab does not seem to run under JupyterHub.'
+        )}
+      </StateMessage>
+    );
+  } else if (model.error !== null && list.length === 0) {
+    state = (
+      <StateMessage state="error">
+        <p className="jp-Templates-stateTitle">
+          {trans.__('The executions cannot be listed.')}
+        </p>
+        <p className="jp-Templates-stateDetail">{model.error}</p>
+      </StateMessage>
+    );
+  } else if (model.loading && list.length === 0) {
+    state = (
+      <StateMessage state="loading">
+        {trans.__('Loading executions…')}
+      </StateMessage>
+    );
+  } else if (list.length === 0) {
+    state = (
+      <StateMessage state="empty">
+        {trans.__(
+          'No executions yet. Open a template and choose "Create and run".'
+        )}
+      </StateMessage>
+    );
+  }
+
+  return (
+    <div className="jp-Templates-executions">
+      <div className="jp-Templates-executionsToolbar">
+        <span className="jp-Templates-executionsSummary" aria-live="polite">
+          {model.polling
+            ? trans.__('Updating while runs are active…')
+            : list.length > 0
+              ? trans._n('%1 execution', '%1 executions', list.length)
+              : ''}
+        </span>
+        <button
+          type="button"
+          className="jp-Templates-refresh jp-Button jp-mod-minimal"
+          aria-label={trans.__('Refresh executions')}
+          title={trans.__('Refresh executions')}
+          onClick={() => void model.refresh()}
+        >
+          <refreshIcon.react tag="span" elementSize="normal" />
+        </button>
+      </div>
+      {model.error !== null && list.length > 0 && (
+        <div className="jp-Templates-executionsError" role="alert">
+          {model.error}
+        </div>
+      )}
+      {state}
+      {list.length > 0 && (
+        <ul
+          className="jp-Templates-executionList"
+          aria-label={trans.__('Executions')}
+        >
+          {list.map(execution => (
+            <ExecutionRow
+              key={execution.execution_id}
+              execution={execution}
+              onCancel={item => void cancel(item)}
+              onViewLog={item => void viewLog(item)}
+            />
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,355 @@
+import { Notification } from '@jupyterlab/apputils';
+import { caretLeftIcon } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { TemplatesApiError, type CreateResult, type Template } from '../api';
+import {
+  folderProblem,
+  initialValue,
+  normalizeFolder,
+  notebookNameProblem,
+  validateForm,
+  type FormValue
+} from '../form';
+import { useTemplatesContext } from './context';
+import { errorMessage } from './executionsModel';
+import { absoluteTime, relativeTime } from './format';
+import { formErrorText, pathErrorText } from './messages';
+import { FieldError, ParameterField } from './ParameterField';
+
+/**
+ * The form fields that are not parameters.
+ */
+const TARGET_FIELD = 'target_directory';
+const NAME_FIELD = 'new_name';
+
+/**
+ * A template's detail view: what it is, and the form that creates (and runs)
+ * a notebook from it.
+ */
+export function TemplateDetail(props: {
+  template: Template;
+  onBack: () => void;
+  onRunStarted: () => void;
+}): JSX.Element {
+  const { template, onBack, onRunStarted } = props;
+  const { client, trans, openPath, currentFolder, executions } =
+    useTemplatesContext();
+  const params = template.parameters;
+  const [values, setValues] = React.useState<Record<string, FormValue>>(() => {
+    const initial: Record<string, FormValue> = {};
+    for (const param of params) {
+      initial[param.name] = initialValue(param);
+    }
+    return initial;
+  });
+  const [target, setTarget] = React.useState(() => currentFolder());
+  const [newName, setNewName] = React.useState(template.filename);
+  const [overwrite, setOverwrite] = React.useState(false);
+  const [fieldErrors, setFieldErrors] = React.useState<Record<string, string>>(
+    {}
+  );
+  const [formError, setFormError] = React.useState<string | null>(null);
+  const [busy, setBusy] = React.useState<'create' | 'run' | null>(null);
+  const formRef = React.useRef<HTMLFormElement>(null);
+  const backRef = React.useRef<HTMLButtonElement>(null);
+
+  React.useEffect(() => {
+    backRef.current?.focus();
+  }, []);
+
+  // Focus the first invalid field once the errors are rendered (and the
+  // fields enabled again).
+  const [focusRequest, setFocusRequest] = React.useState<{
+    errors: Record<string, string>;
+  } | null>(null);
+  React.useEffect(() => {
+    const form = formRef.current;
+    if (!focusRequest || !form) {
+      return;
+    }
+    for (const element of Array.from(form.elements)) {
+      const name = (element as HTMLInputElement).name ?? '';
+      const field = name.startsWith('param:') ? name.slice(6) : name;
+      if (field in focusRequest.errors) {
+        (element as HTMLElement).focus();
+        return;
+      }
+    }
+  }, [focusRequest]);
+
+  const focusFirstError = (errors: Record<string, string>): void => {
+    setFocusRequest({ errors });
+  };
+
+  const submit = async (run: boolean): Promise<void> => {
+    setFormError(null);
+    if (!client) {
+      return;
+    }
+    const checked = validateForm(params, values);
+    const errors: Record<string, string> = {};
+    for (const [name, code] of Object.entries(checked.codes)) {
+      errors[name] = formErrorText(trans, code);
+    }
+    const targetProblem = folderProblem(target.trim());
+    if (targetProblem) {
+      errors[TARGET_FIELD] = pathErrorText(trans, targetProblem);
+    }
+    const nameProblem = notebookNameProblem(newName);
+    if (nameProblem) {
+      errors[NAME_FIELD] = pathErrorText(trans, nameProblem);
+    }
+    setFieldErrors(errors);
+    if (Object.keys(errors).length > 0) {
+      setFormError(trans.__('Please correct the highlighted fields.'));
+      focusFirstError(errors);
+      return;
+    }
+
+    setBusy(run ? 'run' : 'create');
+    let created: CreateResult;
+    try {
+      created = await client.createFromTemplate({
+        template_name: template.name,
+        target_directory: normalizeFolder(target.trim()),
+        new_name: newName,
+        parameters: checked.parameters,
+        overwrite
+      });
+    } catch (reason) {
+      setBusy(null);
+      showServiceError(reason);
+      return;
+    }
+    setBusy(null);
+    const path = created.new_notebook_path;
+    if (!run) {
+      Notification.success(trans.__('Created %1', path), { autoClose: 5000 });
+      openPath(path);
+      return;
+    }
+    Notification.info(trans.__('Created %1; starting the run…', path), {
+      autoClose: 5000
+    });
+    onRunStarted();
+    executions
+      .start(() => client.executeNotebook({ notebook_path: path }))
+      .catch(reason => {
+        Notification.error(
+          trans.__('Could not run %1: %2', path, errorMessage(reason))
+        );
+      });
+  };
+
+  const showServiceError = (reason: unknown): void => {
+    if (reason instanceof TemplatesApiError) {
+      const perField = reason.fieldErrors;
+      const errors: Record<string, string> = {};
+      const unplaced: string[] = [];
+      for (const [name, message] of Object.entries(perField)) {
+        if (params.some(param => param.name === name)) {
+          errors[name] = message;
+        } else {
+          unplaced.push(`${name}: ${message}`);
+        }
+      }
+      setFieldErrors(errors);
+      setFormError([reason.message, ...unplaced].join('\n'));
+      focusFirstError(errors);
+    } else {
+      setFormError(errorMessage(reason));
+    }
+  };
+
+  const setValue = (name: string, value: FormValue): void => {
+    setValues(old => ({ ...old, [name]: value }));
+    clearError(name);
+  };
+
+  const clearError = (name: string): void => {
+    if (name in fieldErrors) {
+      const remaining = { ...fieldErrors };
+      delete remaining[name];
+      setFieldErrors(remaining);
+      if (Object.keys(remaining).length === 0) {
+        // every highlighted field is fixed: the summary no longer applies
+        setFormError(null);
+      }
+    }
+  };
+
+  return (
+    <div className="jp-Templates-detail">
+      <div className="jp-Templates-detailHeader">
+        <button
+          ref={backRef}
+          type="button"
+          className="jp-Templates-back jp-Button jp-mod-minimal"
+          aria-label={trans.__('Back to templates')}
+          title={trans.__('Back to templates')}
+          onClick={onBack}
+        >
+          <caretLeftIcon.react tag="span" elementSize="normal" />
+          <span>{trans.__('Templates')}</span>
+        </button>
+        <h2 className="jp-Templates-detailTitle">{template.filename}</h2>
+      </div>
+      <p className="jp-Templates-detailDescription">
+        {template.description || trans.__('No description')}
+      </p>
+      <dl className="jp-Templates-detailMeta">
+        <dt>{trans.__('Category')}</dt>
+        <dd>{template.category}</dd>
+        <dt>{trans.__('Kernel')}</dt>
+        <dd>{template.kernel_name}</dd>
+        <dt>{trans.__('Version')}</dt>
+        <dd>{template.version}</dd>
+        <dt>{trans.__('Modified')}</dt>
+        <dd title={absoluteTime(template.last_modified)}>
+          {relativeTime(template.last_modified)}
+        </dd>
+      </dl>
+      <form
+        ref={formRef}
+        className="jp-Templates-form"
+        noValidate
+        aria-busy={busy !== null}
+        onSubmit={event => {
+          event.preventDefault();
+          void submit(false);
+        }}
+      >
+        <fieldset className="jp-Templates-fieldset">
+          <legend>{trans.__('Parameters')}</legend>
+          {params.length === 0 && (
+            <p className="jp-Templates-noParams">
+              {trans.__('This template has no parameters.')}
+            </p>
+          )}
+          {params.map(param => (
+            <ParameterField
+              key={param.name}
+              param={param}
+              value={values[param.name] ?? ''}
+              error={fieldErrors[param.name]}
+              disabled={busy !== null}
+              onChange={value => setValue(param.name, value)}
+            />
+          ))}
+        </fieldset>
+        <fieldset className="jp-Templates-fieldset">
+          <legend>{trans.__('New notebook')}</legend>
+          <TextField
+            name={TARGET_FIELD}
+            label={trans.__('Target folder')}
+            help={trans.__(
+              'Relative to your home folder; empty for the root. Created if missing.'
+            )}
+            value={target}
+            error={fieldErrors[TARGET_FIELD]}
+            disabled={busy !== null}
+            onChange={value => {
+              setTarget(value);
+              clearError(TARGET_FIELD);
+            }}
+          />
+          <TextField
+            name={NAME_FIELD}
+            label={trans.__('New name')}
+            value={newName}
+            error={fieldErrors[NAME_FIELD]}
+            disabled={busy !== null}
+            onChange={value => {
+              setNewName(value);
+              clearError(NAME_FIELD);
+            }}
+          />
+          <label className="jp-Templates-checkbox">
+            <input
+              type="checkbox"
+              name="overwrite"
+              checked={overwrite}
+              disabled={busy !== null}
+              onChange={event => setOverwrite(event.target.checked)}
+            />
+            <span>{trans.__('Overwrite an existing file')}</span>
+          </label>
+        </fieldset>
+        {formError !== null && (
+          <div className="jp-Templates-formError" role="alert">
+            {formError}
+          </div>
+        )}
+        <div className="jp-Templates-actions">
+          <button
+            type="submit"
+            className="jp-mod-styled jp-mod-accept"
+            disabled={busy !== null || !client}
+          >
+            {trans.__('Create')}
+          </button>
+          <button
+            type="button"
+            className="jp-mod-styled jp-mod-accept"
+            disabled={busy !== null || !client}
+            onClick={() => void submit(true)}
+          >
+            {trans.__('Create and run')}
+          </button>
+          {busy !== null && (
+            <span className="jp-Templates-busy" role="status">
+              {busy === 'run'
+                ? trans.__('Creating the notebook to run it…')
+                : trans.__('Creating the notebook…')}
+            </span>
+          )}
+        </div>
+      </form>
+    </div>
+  );
+}
+
+/**
+ * A labelled text input with optional help and error.
+ */
+function TextField(props: {
+  name: string;
+  label: string;
+  value: string;
+  help?: string;
+  error?: string;
+  disabled?: boolean;
+  onChange: (value: string) => void;
+}): JSX.Element {
+  const { name, label, value, help, error, disabled, onChange } = props;
+  const id = `jp-Templates-field-${name}`;
+  const describedBy =
+    [help ? `${id}-help` : '', error ? `${id}-error` : '']
+      .filter(Boolean)
+      .join(' ') || undefined;
+  return (
+    <div className="jp-Templates-field">
+      <label htmlFor={id} className="jp-Templates-label">
+        {label}
+      </label>
+      <input
+        id={id}
+        type="text"
+        name={name}
+        className="jp-mod-styled"
+        value={value}
+        disabled={disabled}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy}
+        onChange={event => onChange(event.target.value)}
+      />
+      {help && (
+        <div id={`${id}-help`} className="jp-Templates-help">
+          {help}
+        </div>
+      )}
+      {error && <FieldError id={`${id}-error`} field={name} message={error} />}
+    </div>
+  );
+}
