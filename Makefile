@@ -25,6 +25,8 @@ $(BIN)/configurable-http-proxy: | $(BIN)/python
 chp: $(BIN)/configurable-http-proxy
 
 $(VENV)/.installed: pyproject.toml package.json | $(BIN)/python
+	@# the develop symlink below would make pip write the shared data into labextension/
+	rm -rf $(VENV)/share/jupyter/labextensions/jupyterhub-templates
 	$(BIN)/pip install --quiet -e ".[demo,test,dev]"
 	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
@@ -58,6 +60,19 @@ test: install kernel chromium
 	$(BIN)/jlpm test
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -ra -p pytest_jupyter.jupyter_server -p no:asyncio tests/jupyter_server
+
+# The benchmark suite at full size (benchmarks/, BENCHMARKS.md); takes several minutes.
+.PHONY: bench
+bench: install
+	bash tests/start-services.sh
+	$(BIN)/python -m benchmarks --size full
+
+# The long runs of the hardening suite (tests marked `long`: thousands of fuzz cases);
+# `make test` runs their short versions.
+.PHONY: test-long
+test-long: install kernel
+	bash tests/start-services.sh
+	$(BIN)/python -m pytest -ra -m long $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 import requests
 from fixtures.hub import Hub, ServiceProcess
-from nbformat.v4 import new_code_cell, new_notebook
+from notebooks import write_python_notebook
 from openapi_check import check_response
 
 FINAL = {"success", "failed", "cancelled"}
@@ -41,17 +41,7 @@ ARGS = ["--TemplatesService.server_stopped_grace=10", "--TemplatesService.first_
 
 def write_notebook(hub: Hub, user: str, path: str, *sources: str) -> str:
     """A python3 notebook with a ``parameters`` cell, in the user's server root."""
-    cells = [new_code_cell("greeting = 'hi'", metadata={"tags": ["parameters"]})]
-    cells += [new_code_cell(s) for s in sources]
-    nb = new_notebook(
-        cells=cells,
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-    )
-    target = hub.user_dir(user) / path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(target))
+    write_python_notebook(hub.user_dir(user) / path, *sources, params="greeting = 'hi'")
     return path
 
 

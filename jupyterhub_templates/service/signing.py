@@ -19,4 +19,5 @@ def verify_download(secret: bytes, name: str, version: int, expires: int, signat
     """Whether ``signature`` was made by :func:`sign_download` with the same inputs.
     Expiry is the caller's check."""
     expected = sign_download(secret, name, version, expires)
-    return hmac.compare_digest(expected, signature)
+    # bytes: compare_digest refuses str with non-ASCII characters (a forged URL's)
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))

@@ -17,6 +17,20 @@ T = TypeVar("T")
 
 ADMIN_SCOPE_SETTING = "templates_admin_scope"
 
+#: the largest integer the database stores (64-bit signed); larger ones are bad input
+MAX_SQL_INT = 2**63 - 1
+
+
+def parse_id(raw: str, what: str) -> int:
+    """A record id from a URL; 400 unless an integer the database can hold."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"The {what} id must be an integer.") from None
+    if abs(value) > MAX_SQL_INT:
+        raise InvalidInput(f"The {what} id is out of range.")
+    return value
+
 
 class ServiceHubAuth:
     """Handlers use the service's one HubOAuth (from the app settings), never a new
@@ -152,6 +166,8 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
             raise InvalidInput(f"{name} must be an integer.") from None
         if minimum is not None and value < minimum:
             raise InvalidInput(f"{name} must be at least {minimum}.")
+        if abs(value) > MAX_SQL_INT:
+            raise InvalidInput(f"{name} is out of range.")
         return value
 
     @staticmethod

@@ -74,7 +74,11 @@ class UploadTemplateHandler(BaseHandler):
             raise InvalidInput("Send the template as multipart/form-data with a 'file' field.")
         fields: dict[str, list[bytes]] = {}
         files: dict[str, list[httputil.HTTPFile]] = {}
-        httputil.parse_body_arguments(content_type, body, fields, files, self.request.headers)
+        try:
+            httputil.parse_body_arguments(content_type, body, fields, files, self.request.headers)
+        except httputil.HTTPInputError as e:
+            # tornado raises on malformed multipart (bad part headers, no boundary)
+            raise InvalidInput("The upload is not valid multipart/form-data.") from e
         uploads = files.get("file") or []
         if len(uploads) != 1:
             raise InvalidInput("Send exactly one notebook in the 'file' field.")

@@ -7,7 +7,7 @@ from typing import Any
 from ...errors import InvalidInput
 from ...execution.executions import ExecuteRequest, Executions
 from ...execution.records import STATUSES
-from .base import BaseHandler
+from .base import BaseHandler, parse_id
 
 
 class ExecutionBase(BaseHandler):
@@ -16,10 +16,7 @@ class ExecutionBase(BaseHandler):
         return self.settings["executions"]
 
     def _id(self, raw: str) -> int:
-        try:
-            return int(raw)
-        except ValueError:
-            raise InvalidInput("The execution id must be an integer.") from None
+        return parse_id(raw, "execution")
 
     def _request(self, body: dict[str, Any], *, in_place: bool) -> ExecuteRequest:
         parameters = body.get("parameters")

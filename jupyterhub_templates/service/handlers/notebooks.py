@@ -9,7 +9,7 @@ from ...catalog.parameters import check_parameters
 from ...errors import InvalidInput
 from ...notebooks.creator import CreateRequest
 from ...notebooks.paths import clean_notebook_path
-from .base import BaseHandler
+from .base import BaseHandler, parse_id
 
 MAX_DESCRIPTION = 10_000
 
@@ -93,10 +93,7 @@ class NotebookHandler(BaseHandler):
     """``GET|PUT|DELETE /notebook/{id}``: one record (the owner's or, for admins, any)."""
 
     def _id(self, raw: str) -> int:
-        try:
-            return int(raw)
-        except ValueError:
-            raise InvalidInput("The notebook id must be an integer.") from None
+        return parse_id(raw, "notebook")
 
     async def get(self, raw_id: str) -> None:
         records = self.settings["notebook_records"]

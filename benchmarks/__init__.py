@@ -1,0 +1,1 @@
+"""Benchmarks of the templates service against its baselines (see BENCHMARKS.md)."""
