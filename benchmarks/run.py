@@ -32,11 +32,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fixtures.hub import (  # noqa: E402
     Hub,
     ServiceProcess,
-    clean_env,
     free_port,
     start_hub,
     stop_process,
-    wait_for_http,
 )
 from fixtures.postgres import scratch_database  # noqa: E402
 from fixtures.s3 import MotoServer  # noqa: E402
@@ -140,28 +138,6 @@ class Env:
     token: str
 
 
-class InfoServiceProcess(ServiceProcess):
-    """The harness's service process, at the default log level (INFO) instead of DEBUG:
-    the benchmark measures the service as deployed."""
-
-    def start(self, extra_args: list[str] | None = None) -> None:
-        env = clean_env()
-        env.update(self.hub.service_env())
-        env.update(self.env)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyterhub_templates.service", *(extra_args or [])],
-                cwd=self.workdir,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        wait_for_http(self.direct_url + "health", 60, self.proc, self.log)
-        wait_for_http(self.url + "health", 30)
-
-
 @contextlib.contextmanager
 def environment(workdir: Path) -> Iterator[Env]:
     moto = MotoServer(workdir / "moto.log")
@@ -180,7 +156,8 @@ def environment(workdir: Path) -> Iterator[Env]:
                     "JUPYTERHUB_TEMPLATES_S3_BUCKET": bucket,
                 }
                 (workdir / "service").mkdir()
-                service = InfoServiceProcess(hub, env, workdir / "service")
+                # INFO, not the harness's DEBUG: the service as deployed
+                service = ServiceProcess(hub, env, workdir / "service", log_level="INFO")
                 service.start()
                 try:
                     client = Minio(

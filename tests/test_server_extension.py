@@ -14,7 +14,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,9 @@ from typing import Any
 import nbformat
 import pytest
 import requests
+from fixtures.hub import free_port
 from notebooks import write_python_notebook as write_notebook
+from processes import PIDS_CELL, alive, wait_file, wait_gone
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 BASE_URL = "/user/alice/"
@@ -35,30 +36,6 @@ MAX_LOG_BYTES = 65536
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def wait_gone(*pids: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(alive(p) for p in pids):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def marked_processes(marker: str) -> list[int]:
@@ -82,15 +59,6 @@ def wait_no_marked(marker: str, timeout: float = 10.0) -> list[int]:
     while (left := marked_processes(marker)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return left
-
-
-def _read_if_exists(path: Path) -> str:
-    return path.read_text() if path.exists() else ""
-
-
-PIDS_CELL = (
-    "import os, pathlib\npathlib.Path(PIDS_FILE).write_text(f'{os.getpid()} {os.getppid()}')\n"
-)
 
 
 @dataclass
@@ -156,18 +124,14 @@ class Server:
             await asyncio.sleep(0.1)
 
     async def wait_file(self, path: Path, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while not (text := await asyncio.to_thread(_read_if_exists, path)):
-            assert time.monotonic() < deadline, f"{path} never written"
-            await asyncio.sleep(0.05)
-        return text
+        return await wait_file(path, timeout)
 
 
 def start_server(base: Path, **extension_config: Any) -> Server:
     root, outside = base / "root", base / "outside"
     for d in (root, outside, base / "config", base / "data", base / "runtime"):
         d.mkdir(parents=True, exist_ok=True)
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     config = {
         "ServerApp": {
             "jpserver_extensions": {"jupyterhub_templates": True},
@@ -411,7 +375,7 @@ async def test_queue_is_fifo_and_cancel(server: Server) -> None:
     code, cancelled = await server.call("POST", f"{a['id']}/cancel")
     assert code == 200 and cancelled["status"] == "cancelled", cancelled
     assert cancelled["error"] is None and cancelled["finished"]
-    assert wait_gone(kernel_pid, runner_pid), "runner or kernel survived the cancel"
+    assert not wait_gone(kernel_pid, runner_pid), "runner or kernel survived the cancel"
 
     b_done = await server.wait_for(b["id"], "success", "failed")
     c_done = await server.wait_for(c["id"], "success", "failed")
@@ -452,7 +416,7 @@ async def test_timeout_kills_runner_and_kernel(server: Server) -> None:
     assert done["status"] == "failed", done
     assert done["error"]["reason"] == "timeout"
     assert 5.9 < done["progress"]["elapsed"] < 20
-    assert wait_gone(kernel_pid, runner_pid), "runner or kernel survived the timeout"
+    assert not wait_gone(kernel_pid, runner_pid), "runner or kernel survived the timeout"
 
 
 async def test_dead_kernel(server: Server) -> None:
@@ -553,4 +517,4 @@ async def test_server_shutdown_kills_executions(tmp_path: Path) -> None:
     finally:
         await asyncio.to_thread(stop_server, srv)
     assert srv.process.returncode is not None
-    assert wait_gone(kernel_pid, runner_pid), "runner or kernel survived the server"
+    assert not wait_gone(kernel_pid, runner_pid), "runner or kernel survived the server"

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..catalog.parameters import check_parameters
 from ..errors import Conflict, InvalidInput, NotFound, Unavailable
-from ..hub import ExtensionClient, HubClient
+from ..hub import ExtensionClient, HubClient, UserServer
 from ..hub.client import ServerNotRunning
 from ..notebooks.creator import notebook_url
 from ..notebooks.paths import clean_notebook_path
@@ -151,7 +151,7 @@ class Executions:
         notebook_id, template = found if found else (None, None)
         experiment = request.experiment_name or _experiment_for(template, path)
         server = await self.hub.ensure_running(request.username, self.server_start_timeout)
-        record = await self.run(
+        record, remote_id = await self.run(
             self.records.create,
             username=request.username,
             notebook_path=path,
@@ -165,7 +165,6 @@ class Executions:
             experiment_name=experiment,
         )
         execution_id = record["execution_id"]
-        _, remote_id, _, _ = await self.run(self.records.remote_ref, execution_id)
         spec = {
             "id": remote_id,
             "input_path": path,
@@ -216,8 +215,6 @@ class Executions:
 
     def urls(self, description: dict[str, Any]) -> dict[str, str]:
         """Where the output notebook opens in Lab."""
-        from ..hub import UserServer
-
         server = UserServer(description["username"], "", False, None)
         return {"notebook_url": notebook_url(self.public_url, server, description["output_path"])}
 

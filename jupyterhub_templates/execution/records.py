@@ -118,8 +118,9 @@ class ExecutionRecords:
         template_name: str | None,
         notebook_id: int | None,
         experiment_name: str | None,
-    ) -> dict[str, Any]:
-        """A new ``pending`` record; output path and remote id may depend on its id."""
+    ) -> tuple[dict[str, Any], str]:
+        """A new ``pending`` record: ``(description, remote_id)``; output path and remote
+        id may depend on its id."""
         with self.db.write_session() as session:
             e = Execution(
                 remote_id="",
@@ -140,7 +141,7 @@ class ExecutionRecords:
             e.remote_id = remote_id(e.id)
             e.output_path = output_path(e.id)
             session.commit()
-            return self.describe(e)
+            return self.describe(e), e.remote_id
 
     def delete(self, execution_id: int) -> None:
         with self.db.write_session() as session:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
-from ..errors import NotFound, TemplatesError, Unavailable
+from ..errors import Conflict, InvalidInput, NotAllowed, NotFound, TemplatesError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -230,8 +230,6 @@ def error_message(e: HTTPClientError) -> str:
 
 def remote_error(e: HTTPClientError, what: str) -> TemplatesError:
     """Map a user server's 4xx answer to the project's error of the same status."""
-    from ..errors import Conflict, InvalidInput, NotAllowed
-
     message = f"{what}: {error_message(e)}"
     kinds: dict[int, type[TemplatesError]] = {
         400: InvalidInput,

@@ -15,7 +15,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from ..catalog import Catalog
@@ -26,7 +26,6 @@ from ..hub import ContentsClient, HubClient, UserServer
 from .paths import clean_notebook_name, clean_path, join
 from .records import NotebookRecords
 
-T = TypeVar("T")
 Run = Callable[..., Awaitable[Any]]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import nbformat
 import pytest
 from notebooks import write_python_notebook as write_notebook
+from processes import PIDS_CELL, alive, wait_file, wait_gone
 
 from jupyterhub_templates.server.executor import Executor
 
@@ -31,32 +32,6 @@ FINISHED = ("success", "failed", "cancelled")
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def wait_gone(*pids: int, timeout: float = 10.0) -> list[int]:
-    """Wait until none of ``pids`` is alive; returns the survivors (empty if none)."""
-    deadline = time.monotonic() + timeout
-    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
-
-
-def _read_if_exists(path: Path) -> str:
-    return path.read_text() if path.exists() else ""
-
-
-PIDS_CELL = (
-    "import os, pathlib\npathlib.Path(PIDS_FILE).write_text(f'{os.getpid()} {os.getppid()}')"
-)
 
 
 class Api:
@@ -114,14 +89,6 @@ class Api:
 @pytest.fixture
 def api(jp_fetch: Callable[..., Any]) -> Api:
     return Api(jp_fetch)
-
-
-async def wait_file(path: Path, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while not (text := await asyncio.to_thread(_read_if_exists, path)):
-        assert time.monotonic() < deadline, f"{path} never written"
-        await asyncio.sleep(0.05)
-    return text
 
 
 # ---------------------------------------------------------------- tests

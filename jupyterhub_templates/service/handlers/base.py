@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthenticated, UserNotAllowed
 from tornado import web
-from tornado.ioloop import IOLoop
 
 from ...errors import InvalidInput, NotAllowed, TemplatesError
 
@@ -125,9 +123,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
 
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking ``fn`` in the service's worker pool."""
-        return await IOLoop.current().run_in_executor(
-            self.settings["executor"], functools.partial(fn, *args, **kwargs)
-        )
+        return await self.service.run_blocking(fn, *args, **kwargs)
 
     def acting_for(self, username: object) -> str:
         """The user a request acts for: the caller, or (admins only) the named user."""
