@@ -58,6 +58,7 @@ class Profile:
     load_seconds: float
     load_clients: int
     profile_dir: Path | None = None  # py-spy profile of the service under load, if set
+    execution_size: str = "full"  # parts 3-4 (benchmarks/execution.py SIZES)
 
 
 PROFILES = {
@@ -80,6 +81,7 @@ PROFILES = {
         baseline_budget=2.0,
         load_seconds=2.0,
         load_clients=10,
+        execution_size="tiny",
     ),
 }
 
@@ -574,6 +576,12 @@ def run(profile: Profile) -> list[Row]:
                 rows += catalog_rows(env, profile, n, with_baseline)
                 if n == profile.load_size:
                     rows += load_rows(env, profile, n, rss_idle)
+            from .create import create_rows  # part 2 (benchmarks/create.py)
+
+            rows += create_rows(env, profile.service_reps, profile.profile_dir)
+            from .execution import execution_rows  # parts 3-4 (benchmarks/execution.py)
+
+            rows += execution_rows(env, profile.execution_size)
     return rows
 
 
@@ -593,8 +601,20 @@ def main(argv: list[str] | None = None) -> None:
         metavar="DIR",
         help="sample the service with py-spy during the load test (needs py-spy)",
     )
+    parser.add_argument(
+        "--sizes",
+        help="comma-separated catalog sizes instead of the profile's (e.g. 10000); the "
+        "load test runs at the profile's load size if listed, else at the largest",
+    )
+    parser.add_argument("--load-seconds", type=float, help="length of the load test")
     args = parser.parse_args(argv)
     profile = PROFILES[args.size]
+    if args.sizes:
+        profile.sizes = [int(x) for x in args.sizes.split(",")]
+        if profile.load_size not in profile.sizes:
+            profile.load_size = max(profile.sizes)
+    if args.load_seconds:
+        profile.load_seconds = args.load_seconds
     profile.profile_dir = args.profile
     if args.baseline_max is not None:
         profile.baseline_max = args.baseline_max

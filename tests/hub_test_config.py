@@ -16,3 +16,10 @@ c.JupyterHub.load_roles.append(
         "scopes": ["admin:users", "tokens", "admin:servers", "read:roles", "groups"],
     }
 )
+
+# TEMPLATES_TEST_DEBUG=1 (tests/test_secrets.py): every log at DEBUG, the Hub's, the
+# proxy's and the single-user servers' (their output goes to the Hub's log).
+if os.environ.get("TEMPLATES_TEST_DEBUG") == "1":
+    c.JupyterHub.log_level = "DEBUG"
+    c.ConfigurableHTTPProxy.debug = True
+    c.Spawner.debug = True

@@ -409,13 +409,13 @@ async def test_timeout_kills_runner_and_kernel(server: Server) -> None:
         params="PIDS_FILE = ''",
     )
     model = await server.submit(
-        input_path="t/slow.ipynb", parameters={"PIDS_FILE": str(pids_file)}, timeout=6
+        input_path="t/slow.ipynb", parameters={"PIDS_FILE": str(pids_file)}, timeout=15
     )
     kernel_pid, runner_pid = map(int, (await server.wait_file(pids_file)).split())
     done = await server.wait_for(model["id"], "success", "failed", "cancelled", timeout=30)
     assert done["status"] == "failed", done
     assert done["error"]["reason"] == "timeout"
-    assert 5.9 < done["progress"]["elapsed"] < 20
+    assert 14.9 < done["progress"]["elapsed"] < 40
     assert not wait_gone(kernel_pid, runner_pid), "runner or kernel survived the timeout"
 
 
@@ -518,3 +518,146 @@ async def test_server_shutdown_kills_executions(tmp_path: Path) -> None:
         await asyncio.to_thread(stop_server, srv)
     assert srv.process.returncode is not None
     assert not wait_gone(kernel_pid, runner_pid), "runner or kernel survived the server"
+
+
+# ---------------------------------------------------------------- pre-started runners
+
+
+def spare_pids(server_pid: int) -> list[int]:
+    """Live children of the server started as spare runners (``runner --spare``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == server_pid and b"--spare" in cmdline and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def wait_spares(server_pid: int, count: int, timeout: float = 60.0) -> list[int]:
+    """Wait until exactly ``count`` spares are alive; returns their pids."""
+    deadline = time.monotonic() + timeout
+    while len(pids := spare_pids(server_pid)) != count:
+        assert time.monotonic() < deadline, f"spares {pids}, expected {count}"
+        time.sleep(0.1)
+    return pids
+
+
+def wait_spare_ready(pid: int, timeout: float = 60.0) -> None:
+    """Wait until the spare has imported papermill and blocks on reading its spec."""
+    deadline = time.monotonic() + timeout
+    while True:
+        maps = Path(f"/proc/{pid}/maps").read_text() if alive(pid) else ""
+        wchan = Path(f"/proc/{pid}/wchan").read_text() if alive(pid) else ""
+        # jsonschema's C-accelerated dependencies are mapped once papermill is imported
+        if "rpds" in maps and "pipe" in wchan:
+            return
+        assert time.monotonic() < deadline, f"spare {pid} never became ready"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def spare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server keeping one pre-started runner, one execution at a time."""
+    srv = start_server(
+        tmp_path_factory.mktemp("spares"), max_concurrent_executions=1, prestart_runners=1
+    )
+    yield srv
+    stop_server(srv)
+
+
+async def test_run_through_a_spare_has_the_execution_cwd_and_env(spare_server: Server) -> None:
+    srv = spare_server
+    (spare,) = await asyncio.to_thread(wait_spares, srv.process.pid, 1)
+    await asyncio.to_thread(wait_spare_ready, spare)
+    pids_file = srv.root / "w" / "pids.txt"
+    write_notebook(
+        srv.root / "w" / "env.ipynb",
+        PIDS_CELL,
+        "import os, pathlib, sys\n"
+        "pathlib.Path('seen.json').write_text(__import__('json').dumps("
+        "[os.getcwd(), os.environ.get('MLFLOW_TRACKING_URI'), "
+        "os.environ.get('JUPYTERHUB_TEMPLATES_RUN'), sys.argv[0]]))",
+        params="PIDS_FILE = ''",
+    )
+    model = await srv.submit(
+        input_path="w/env.ipynb",
+        parameters={"PIDS_FILE": str(pids_file)},
+        env={"MLFLOW_TRACKING_URI": "http://mlflow.example:5000", "JUPYTERHUB_TEMPLATES_RUN": "r1"},
+    )
+    done = await srv.wait_for(model["id"], "success", "failed", "cancelled")
+    assert done["status"] == "success", done
+    kernel_pid, runner_pid = map(int, (await srv.wait_file(pids_file)).split())
+    assert runner_pid == spare, "the execution did not run in the pre-started runner"
+    cwd, uri, run, argv0 = json.loads((srv.root / "w" / "seen.json").read_text())
+    assert cwd == str(srv.root.resolve() / "w")
+    assert (uri, run) == ("http://mlflow.example:5000", "r1")
+    assert "ipykernel" in argv0  # the notebook's kernel is the one asked for (python3)
+    # the spare was used once: a new one replaced it, and it is gone with its kernel
+    assert not await asyncio.to_thread(wait_gone, spare, kernel_pid)
+    (replacement,) = await asyncio.to_thread(wait_spares, srv.process.pid, 1)
+    assert replacement != spare
+
+
+async def test_cancel_and_timeout_kill_a_spare_runner_and_its_kernel(spare_server: Server) -> None:
+    srv = spare_server
+    write_notebook(
+        srv.root / "k" / "slow.ipynb",
+        PIDS_CELL + "import time\ntime.sleep(60)",
+        params="PIDS_FILE = ''",
+    )
+    for how in ("cancel", "timeout"):
+        (spare,) = await asyncio.to_thread(wait_spares, srv.process.pid, 1)
+        await asyncio.to_thread(wait_spare_ready, spare)
+        pids_file = srv.root / "k" / f"{how}.txt"
+        model = await srv.submit(
+            input_path="k/slow.ipynb",
+            parameters={"PIDS_FILE": str(pids_file)},
+            timeout=15 if how == "timeout" else 600,
+        )
+        kernel_pid, runner_pid = map(int, (await srv.wait_file(pids_file)).split())
+        assert runner_pid == spare
+        if how == "cancel":
+            code, done = await srv.call("POST", f"{model['id']}/cancel")
+            assert code == 200 and done["status"] == "cancelled"
+        else:
+            done = await srv.wait_for(model["id"], "failed", "success", "cancelled")
+            assert done["status"] == "failed" and done["error"]["reason"] == "timeout"
+        assert not await asyncio.to_thread(wait_gone, kernel_pid, runner_pid), how
+
+
+async def test_a_killed_spare_is_replaced_and_not_counted(spare_server: Server) -> None:
+    srv = spare_server
+    (spare,) = await asyncio.to_thread(wait_spares, srv.process.pid, 1)
+    os.kill(spare, signal.SIGKILL)
+    assert not await asyncio.to_thread(wait_gone, spare)
+    (replacement,) = await asyncio.to_thread(wait_spares, srv.process.pid, 1)
+    assert replacement != spare
+    code, listing = await srv.call("GET")
+    assert code == 200 and listing["max_concurrent"] == 1
+    assert all(e["status"] != "running" for e in listing["executions"])
+    # executions still run, through the replacement
+    write_notebook(srv.root / "r" / "nb.ipynb", "1 + 1")
+    model = await srv.submit(input_path="r/nb.ipynb")
+    done = await srv.wait_for(model["id"], "success", "failed", "cancelled")
+    assert done["status"] == "success", done
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
+async def test_no_spare_outlives_the_server(tmp_path: Path, stop: str) -> None:
+    srv = start_server(tmp_path, prestart_runners=2)
+    try:
+        spares = await asyncio.to_thread(wait_spares, srv.process.pid, 2)
+        await asyncio.to_thread(wait_spare_ready, spares[0])
+        if stop == "SIGKILL":
+            srv.process.kill()  # no cleanup at all: the spares see their stdin end
+            srv.process.wait()
+    finally:
+        await asyncio.to_thread(stop_server, srv)
+    assert srv.process.returncode is not None
+    assert not await asyncio.to_thread(wait_gone, *spares, timeout=30), "a spare survived"

@@ -1,9 +1,12 @@
-"""A bounded in-memory cache of template content, keyed by content hash."""
+"""Bounded in-memory caches: template content keyed by content hash, and listing
+totals."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Hashable
 
 
 class ContentCache:
@@ -51,3 +54,59 @@ class ContentCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class TotalsCache:
+    """How many templates match a listing's filter, remembered for ``ttl`` seconds.
+
+    Counting every match costs a scan of them on every page (20 ms for a 100,000
+    template catalog); the count changes only when templates are added or removed.
+    This process's own changes call :meth:`invalidate`, so they show at once; changes
+    made by another replica or by ``sync`` show within ``ttl``. A count that was being
+    computed while an invalidation happened is not stored. Thread-safe; ``ttl`` 0
+    disables the cache.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 1024) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items: OrderedDict[Hashable, tuple[float, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        """Changes at every invalidation; pass it to :meth:`put`."""
+        return self._generation
+
+    def get(self, key: Hashable) -> int | None:
+        """The remembered count, or None when absent or older than ``ttl``."""
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None:
+                return None
+            expires, value = entry
+            if time.monotonic() >= expires:
+                del self._items[key]
+                return None
+            return value
+
+    def put(self, key: Hashable, value: int, generation: int) -> None:
+        """Remember ``value`` unless an invalidation came after ``generation`` was read."""
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if generation != self._generation:
+                return
+            self._items[key] = (time.monotonic() + self.ttl, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def invalidate(self) -> None:
+        """Forget every count (templates were added or removed)."""
+        with self._lock:
+            self._generation += 1
+            self._items.clear()

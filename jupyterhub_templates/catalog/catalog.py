@@ -16,23 +16,38 @@ written, and objects written for a transaction that fails are removed again.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    Text,
+    bindparam,
+    case,
+    cast,
+    extract,
+    func,
+    null,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-from traitlets import Int
+from sqlalchemy.orm import Session, joinedload
+from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
 from ..db import Database
 from ..db.models import Template, TemplateVersion, utcnow
 from ..errors import Conflict, InvalidInput, NotFound, TooLarge, Unavailable
 from ..stores.base import ObjectNotFound, StoreUnavailable, TemplateStore
-from .cache import ContentCache
+from .cache import ContentCache, TotalsCache
 from .names import VERSIONS_PREFIX, check_category, check_filename, split_name, version_key
 from .notebooks import parse_notebook
 
@@ -51,7 +66,12 @@ def isoformat(ts: datetime.datetime) -> str:
     return ts.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _describe_template(t: Template) -> dict[str, Any]:
+#: the columns a listing reads: rows, not ORM objects (no identity map, no lazy loads)
+LIST_COLUMNS = [c for c in Template.__table__.c if c.key != "id"]
+
+
+def _describe_template(t: Any) -> dict[str, Any]:
+    """A template as answers show it, from a :class:`Template` or a row of its columns."""
     return {
         "name": t.name,
         "category": t.category,
@@ -66,6 +86,152 @@ def _describe_template(t: Template) -> dict[str, Any]:
         "created_at": isoformat(t.created_at),
         "last_modified": isoformat(t.updated_at),
     }
+
+
+@functools.lru_cache(maxsize=128)
+def _list_statements(
+    category: bool, search: bool, sort: str, order: str, *, keyset: bool, with_total: bool
+) -> tuple[Select[Any], Select[Any]]:
+    """The page and total statements of :meth:`Catalog.list` for one shape of query,
+    with bind parameters ``category``, ``needle`` (LIKE-escaped with ``/``), ``limit``
+    and ``offset``. Built once per shape: building them costs more than running them.
+
+    One statement, one round trip: the page, and (``with_total``) the total as an
+    uncorrelated subquery that PostgreSQL evaluates once. ``keyset``: deep pages in
+    name order without OFFSET's fetch of every skipped row: a subquery finds the page's
+    first name by skipping index entries only (an index-only scan of the name or
+    (category, name) index) and the page starts there; the same rows, as names are
+    unique.
+    """
+    conditions: list[Any] = []
+    if category:
+        conditions.append(Template.category == bindparam("category"))
+    if search:
+        needle = bindparam("needle")
+        conditions.append(
+            or_(
+                func.lower(Template.name).contains(needle, escape="/"),
+                func.lower(Template.description).contains(needle, escape="/"),
+            )
+        )
+    column = SORT_COLUMNS[sort]
+    ordering = [column.asc() if order == "asc" else column.desc()]
+    if sort != "name":
+        ordering.append(Template.name.asc())
+    total_of = select(func.count()).select_from(Template).where(*conditions)
+    columns: list[Any] = list(LIST_COLUMNS)
+    if with_total:
+        columns.append(total_of.scalar_subquery().label("total"))
+    page = select(*columns).where(*conditions).order_by(*ordering).limit(bindparam("limit"))
+    if keyset:
+        first = (
+            select(Template.name)
+            .where(*conditions)
+            .order_by(*ordering)
+            .offset(bindparam("offset"))
+            .limit(1)
+            .scalar_subquery()
+        )
+        page = page.where(Template.name >= first if order == "asc" else Template.name <= first)
+    else:
+        page = page.offset(bindparam("offset"))
+    return page, total_of
+
+
+@dataclass
+class _ListPlan:
+    """One listing request, checked: its bind parameters, statement shape and the
+    total count if recently known."""
+
+    totals: TotalsCache
+    total_key: tuple[str | None, str | None]
+    generation: int
+    known_total: int | None
+    params: dict[str, Any]
+    shape: tuple[bool, bool, str, str, bool]
+
+    def statements(self) -> tuple[Select[Any], Select[Any]]:
+        category, search, sort, order, keyset = self.shape
+        return _list_statements(
+            category, search, sort, order, keyset=keyset, with_total=self.known_total is None
+        )
+
+    def count_past_end(self, session: Session, total_of: Select[Any]) -> int:
+        """The total when the page is empty (past the end, or nothing matches): no row
+        carried it."""
+        return (session.scalar(total_of, self.params) or 0) if self.params["offset"] else 0
+
+    def remember(self, total: int) -> None:
+        if self.known_total is None:
+            self.totals.put(self.total_key, total, self.generation)
+
+
+def _utc_text(column: Any) -> Any:
+    """SQL for :func:`isoformat` on PostgreSQL: ``2026-11-26T17:02:00.123456Z``, the
+    fraction left out when it is zero, as Python's ``isoformat`` does."""
+    utc = func.timezone("UTC", column)
+    fraction = case(
+        (func.mod(cast(extract("microseconds", column), BigInteger), 1_000_000) == 0, ""),
+        else_=func.to_char(utc, ".US"),
+    )
+    return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS').concat(fraction).concat("Z")
+
+
+@functools.lru_cache(maxsize=128)
+def _json_page_statement(
+    page: Select[Any], sort: str, order: str, *, with_total: bool
+) -> Select[Any]:
+    """PostgreSQL: ``page`` as one row (its templates as JSON text in
+    :func:`_describe_template`'s format, the row count, the total or NULL)."""
+    p = page.subquery("p")
+    column = p.c[SORT_COLUMNS[sort].key]
+    ordering = [column.asc() if order == "asc" else column.desc()]
+    if sort != "name":
+        ordering.append(p.c.name.asc())
+    template = func.json_build_object(
+        "name", p.c.name,
+        "category", p.c.category,
+        "filename", p.c.filename,
+        "description", p.c.description,
+        "size", p.c.size,
+        "sha256", p.c.sha256,
+        "kernel_name", p.c.kernel_name,
+        "parameters", p.c.parameters,
+        "version", p.c.current_version,
+        "uploader", p.c.uploader,
+        "created_at", _utc_text(p.c.created_at),
+        "last_modified", _utc_text(p.c.updated_at),
+    )  # fmt: skip
+    templates = func.coalesce(
+        cast(func.json_agg(aggregate_order_by(template, *ordering)), Text), "[]"
+    )
+    total = func.max(p.c.total) if with_total else null()
+    return select(templates, func.count(), total).select_from(p)
+
+
+_VERSION_COLUMNS = list(TemplateVersion.__table__.c)
+_FIND_FOR_READ = (
+    select(*LIST_COLUMNS, *[c.label(f"v_{c.key}") for c in _VERSION_COLUMNS])
+    .select_from(Template)
+    .outerjoin(TemplateVersion, TemplateVersion.template_id == Template.id)
+    .where(Template.name == bindparam("name"))
+    .order_by(TemplateVersion.version)
+)
+
+
+def _find_for_read(session: Session, name: str) -> tuple[Any, list[TemplateVersion]]:
+    """A template (a row of its columns) and its versions, oldest first, as detached
+    objects, by one statement (one round trip, one snapshot) and without the ORM's
+    loading, which cost as much as the query. Raises NotFound."""
+    rows = session.execute(_FIND_FOR_READ, {"name": name}).all()
+    if not rows:
+        raise NotFound(f"No template named {name}.")
+    versions = [
+        TemplateVersion(**{c.key: getattr(row, f"v_{c.key}") for c in _VERSION_COLUMNS})
+        for row in rows
+        if row.v_id is not None
+    ]
+    return rows[0], versions
 
 
 def _describe_version(v: TemplateVersion) -> dict[str, Any]:
@@ -121,11 +287,24 @@ class Catalog(LoggingConfigurable):
 
     max_page_size = Int(1000, help="Largest page that list-templates returns.").tag(config=True)
 
+    total_cache_seconds = Float(
+        2.0,
+        help="""How long list-templates reuses the total count of a filter, in seconds.
+
+        Counting every match of a filter on every page is the largest cost of a page in
+        a large catalog. This service's own uploads and deletes reset the counts at
+        once; those of other replicas or of 'jupyterhub-templates sync' show in the
+        total within this time (the templates listed are always current). 0: count on
+        every request.
+        """,
+    ).tag(config=True)
+
     def __init__(self, db: Database, store: TemplateStore, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.db = db
         self.store = store
         self.cache = ContentCache(self.cache_bytes)
+        self.totals = TotalsCache(self.total_cache_seconds)
 
     # -- upload -------------------------------------------------------------
 
@@ -202,6 +381,7 @@ class Catalog(LoggingConfigurable):
         sha = hashlib.sha256(data).hexdigest()
         now = utcnow()
         with self.db.write_session() as session:
+            self._lock_name(session, name)
             template = session.scalars(
                 select(Template).where(Template.name == name).with_for_update()
             ).first()
@@ -258,6 +438,7 @@ class Catalog(LoggingConfigurable):
             try:
                 self._put(name, data)
                 session.commit()
+                self.totals.invalidate()
             except BaseException:
                 self._undo_write(name, vkey, previous)
                 raise
@@ -265,6 +446,18 @@ class Catalog(LoggingConfigurable):
         self.cache.put(sha, data)
         self.log.info("template %s version %d stored by %s", name, version, uploader or "-")
         return result
+
+    def _lock_name(self, session: Session, name: str) -> None:
+        """Serialize the writes of one template name until the transaction ends, across
+        service processes: an upload and the object cleanup after a delete of the same
+        name. Without it, a delete's removal of ``.versions/<name>/1.ipynb`` could hit
+        the object of a new template of that name uploaded meanwhile. PostgreSQL: an
+        advisory transaction lock; SQLite: write transactions are serialized already
+        (``BEGIN IMMEDIATE``)."""
+        if not self.db.is_sqlite:
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": name_lock_key(name)}
+            )
 
     def _put(self, key: str, data: bytes) -> None:
         try:
@@ -295,7 +488,78 @@ class Catalog(LoggingConfigurable):
         sort: str = "name",
         order: str = "asc",
     ) -> dict[str, Any]:
-        """One page of current templates, filtered and sorted, with the total count."""
+        """One page of current templates, filtered and sorted, with the total count:
+        ``{"templates", "total", "count", "limit", "offset"}``.
+
+        Raises InvalidInput (bad parameters), Unavailable (database down).
+        """
+        plan = self._plan_list(category, q, limit, offset, sort, order)
+        page, total_of = plan.statements()
+
+        def query(session: Session) -> tuple[list[Any], int]:
+            rows = session.execute(page, plan.params).all()
+            if plan.known_total is not None:
+                return rows, plan.known_total
+            if rows:
+                return rows, rows[0].total
+            return rows, plan.count_past_end(session, total_of)
+
+        rows, total = self.db.read(query)
+        plan.remember(total)
+        templates = [_describe_template(t) for t in rows]
+        return {
+            "templates": templates,
+            "total": total,
+            "count": len(templates),
+            "limit": limit,
+            "offset": offset,
+        }
+
+    def list_json(
+        self,
+        *,
+        category: str | None = None,
+        q: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        sort: str = "name",
+        order: str = "asc",
+    ) -> str:
+        """:meth:`list`'s answer with ``"status": "success"`` first, as JSON text.
+
+        On PostgreSQL the database writes the page's JSON itself (``json_agg``), so
+        the service neither decodes nor re-encodes the 50 rows of a page: that was
+        most of a listing's CPU time, and the service is bound by one core (issue 5).
+        The JSON means the same as ``json.dumps`` of :meth:`list`'s answer (a test
+        compares them); elsewhere it is that.
+        """
+        if self.db.is_sqlite:
+            page_dict = self.list(
+                category=category, q=q, limit=limit, offset=offset, sort=sort, order=order
+            )
+            return json.dumps({"status": "success", **page_dict}, ensure_ascii=False)
+        plan = self._plan_list(category, q, limit, offset, sort, order)
+        page, total_of = plan.statements()
+        statement = _json_page_statement(page, sort, order, with_total=plan.known_total is None)
+
+        def query(session: Session) -> tuple[str, int, int]:
+            body, count, total = session.execute(statement, plan.params).one()
+            if plan.known_total is not None:
+                return body, count, plan.known_total
+            if count:
+                return body, count, total
+            return body, count, plan.count_past_end(session, total_of)
+
+        body, count, total = self.db.read(query)
+        plan.remember(total)
+        return (
+            f'{{"status": "success", "templates": {body}, "total": {int(total)}, '
+            f'"count": {int(count)}, "limit": {int(limit)}, "offset": {int(offset)}}}'
+        )
+
+    def _plan_list(
+        self, category: str | None, q: str | None, limit: int, offset: int, sort: str, order: str
+    ) -> _ListPlan:
         if category:
             check_category(category)
         if sort not in SORT_COLUMNS:
@@ -306,45 +570,35 @@ class Catalog(LoggingConfigurable):
             raise InvalidInput(f"limit must be between 1 and {self.max_page_size}.")
         if offset < 0:
             raise InvalidInput("offset must be 0 or more.")
-        conditions = []
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
         if category:
-            conditions.append(Template.category == category)
+            params["category"] = category
         if q:
             needle = q.strip().lower()
             if len(needle) > 200:
                 raise InvalidInput("The search text is too long (200 characters at most).")
-            conditions.append(
-                or_(
-                    func.lower(Template.name).contains(needle, autoescape=True),
-                    func.lower(Template.description).contains(needle, autoescape=True),
-                )
-            )
-        column = SORT_COLUMNS[sort]
-        ordering = [column.asc() if order == "asc" else column.desc()]
-        if sort != "name":
-            ordering.append(Template.name.asc())
-        with self.db.session() as session:
-            total = session.scalar(select(func.count(Template.id)).where(*conditions)) or 0
-            rows = session.scalars(
-                select(Template).where(*conditions).order_by(*ordering).limit(limit).offset(offset)
-            ).all()
-            templates = [_describe_template(t) for t in rows]
-        return {
-            "templates": templates,
-            "total": total,
-            "count": len(templates),
-            "limit": limit,
-            "offset": offset,
-        }
+            # LIKE wildcards in the search text are literal
+            params["needle"] = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        key = (category or None, params.get("needle"))
+        generation = self.totals.generation
+        return _ListPlan(
+            totals=self.totals,
+            total_key=key,
+            generation=generation,
+            known_total=self.totals.get(key),
+            params=params,
+            shape=(bool(category), bool(q), sort, order, bool(offset) and sort == "name" and not q),
+        )
 
     def categories(self) -> list[dict[str, Any]]:
         """Every category with its number of templates, by name."""
-        with self.db.session() as session:
-            rows = session.execute(
+        rows = self.db.read(
+            lambda session: session.execute(
                 select(Template.category, func.count(Template.id))
                 .group_by(Template.category)
                 .order_by(Template.category)
             ).all()
+        )
         return [{"name": name, "count": count} for name, count in rows]
 
     def get(
@@ -355,10 +609,8 @@ class Catalog(LoggingConfigurable):
         With ``version``, the facts (size, parameters, …) are that version's.
         """
         split_name(name)
-        with self.db.session() as session:
-            template = self._find(session, name)
-            versions = list(template.versions)
-            info = _describe_template(template)
+        template, versions = self.db.read(lambda session: _find_for_read(session, name))
+        info = _describe_template(template)
         info["current_version"] = template.current_version
         info["versions"] = [_describe_version(v) for v in versions]
         chosen = self._pick_version(name, versions, version)
@@ -380,20 +632,26 @@ class Catalog(LoggingConfigurable):
     def read(self, name: str, version: int | None = None) -> tuple[TemplateVersion, bytes]:
         """A version (default: current) of a template and its bytes."""
         split_name(name)
-        with self.db.session() as session:
-            template = self._find(session, name)
-            chosen = self._pick_version(name, list(template.versions), version)
+        _template, versions = self.db.read(lambda session: _find_for_read(session, name))
+        chosen = self._pick_version(name, versions, version)
         return chosen, self._read(chosen)
 
     def version_for_download(self, name: str, version: int | None = None) -> TemplateVersion:
         """The version record whose object a download URL should point at."""
         split_name(name)
-        with self.db.session() as session:
-            template = self._find(session, name)
-            return self._pick_version(name, list(template.versions), version)
+        _template, versions = self.db.read(lambda session: _find_for_read(session, name))
+        return self._pick_version(name, versions, version)
 
     def _find(self, session: Session, name: str) -> Template:
-        template = session.scalars(select(Template).where(Template.name == name)).first()
+        """The template with its versions, loaded by the same statement (one round trip,
+        one snapshot), so the returned object is usable after the session closes."""
+        template = (
+            session.scalars(
+                select(Template).where(Template.name == name).options(joinedload(Template.versions))
+            )
+            .unique()
+            .first()
+        )
         if template is None:
             raise NotFound(f"No template named {name}.")
         return template
@@ -441,6 +699,7 @@ class Catalog(LoggingConfigurable):
         """
         split_name(name)
         with self.db.write_session() as session:
+            self._lock_name(session, name)
             template = session.scalars(
                 select(Template).where(Template.name == name).with_for_update()
             ).first()
@@ -456,6 +715,7 @@ class Catalog(LoggingConfigurable):
                 raise Unavailable(f"The template store is unavailable: {e}") from e
             try:
                 session.commit()
+                self.totals.invalidate()
             except BaseException:
                 if version_keys:
                     try:
@@ -463,9 +723,28 @@ class Catalog(LoggingConfigurable):
                     except Exception as e:
                         self.log.error("could not restore %s after a failed delete: %s", name, e)
                 raise
-        self._delete_objects(version_keys)
+        self._delete_unreferenced(name, version_keys)
         self.log.info("template %s deleted (%d versions)", name, count)
         return {"template_name": name, "deleted_versions": count}
+
+    def _delete_unreferenced(self, name: str, keys: list[str]) -> None:
+        """After a template's row is gone: delete its version objects, except those a
+        new template of the same name (uploaded since) uses under the same keys. Holds
+        the name's write lock meanwhile, so no upload of it writes in between."""
+        try:
+            with self.db.write_session() as session:
+                self._lock_name(session, name)
+                used = set(
+                    session.scalars(
+                        select(TemplateVersion.object_key).where(
+                            TemplateVersion.object_key.in_(keys)
+                        )
+                    )
+                )
+                self._delete_objects(k for k in keys if k not in used)
+                session.rollback()
+        except Unavailable as e:
+            self.log.warning("left the objects of %s in the store (%s); sync removes them", name, e)
 
     def _delete_objects(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -565,8 +844,15 @@ class Catalog(LoggingConfigurable):
             keys = [v.object_key for v in template.versions]
             session.delete(template)
             session.commit()
+            self.totals.invalidate()
         referenced.difference_update(keys)
-        self._delete_objects(keys)
+        self._delete_unreferenced(name, keys)
+
+
+def name_lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key of a template name (signed 64 bits)."""
+    digest = hashlib.sha256(f"template\0{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _first_heading(data: bytes) -> str:

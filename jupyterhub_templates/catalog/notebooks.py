@@ -5,13 +5,15 @@ from __future__ import annotations
 import ast
 import json
 from dataclasses import dataclass
-from typing import Any
-
-import nbformat
-from nbformat import NotebookNode
-from papermill.inspection import _infer_parameters
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+# nbformat (with jsonschema's format grammars) and papermill cost ~35 MB and 2 s of
+# start-up; they are imported on the first upload, not when the service starts.
 
 #: the parameter types the system understands; anything else is "any"
 KNOWN_TYPES = ("int", "float", "bool", "str", "list", "dict")
@@ -37,6 +39,8 @@ def parse_notebook(data: bytes) -> NotebookInfo:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InvalidInput("The file is not UTF-8 text; a notebook is JSON.") from e
+    import nbformat
+
     try:
         nb = nbformat.reads(text, as_version=4)
     except (json.JSONDecodeError, nbformat.reader.NotJSONError) as e:
@@ -71,6 +75,8 @@ def infer_parameters(nb: NotebookNode, kernel_name: str, language: str) -> list[
     ``type`` is one of :data:`KNOWN_TYPES` or ``"any"``; ``default`` is the source text;
     ``default_value`` its JSON value when it is a literal, else None.
     """
+    from papermill.inspection import _infer_parameters
+
     try:
         found = _infer_parameters(nb, name=kernel_name or None, language=language or None)
     except Exception:

@@ -27,21 +27,20 @@ parameters inferred from the template (see ``catalog.notebooks.infer_parameters`
 
 from __future__ import annotations
 
-import copy
 import json
 import keyword
 import math
 import re
 import unicodedata
-from typing import Any
-
-import nbformat
-from nbformat import NotebookNode
-from papermill.exceptions import PapermillException
-from papermill.parameterize import parameterize_notebook
-from papermill.translators import PythonTranslator, papermill_translators
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+# nbformat and papermill are imported where injection runs, not when the service starts
+# (they cost ~35 MB of idle memory and 2 s of start-up; issue 5).
 
 #: containers (lists and objects) may nest at most this deep
 MAX_DEPTH = 32
@@ -128,6 +127,13 @@ def inject_parameters(
 ) -> NotebookNode:
     """A new notebook: ``nb`` with ``parameters`` injected by papermill; ``nb`` is untouched.
 
+    The copy is shallow where injection changes nothing: it has its own top-level
+    dict, ``metadata`` (and ``metadata.papermill``), list of cells, and per cell its own
+    dict, ``metadata`` and ``tags`` list, but shares the rest (sources, outputs,
+    attachments, nested metadata such as ``kernelspec``) with ``nb``. Treat both as
+    read-only below that level, or deep-copy first. (A deep copy of a 1 MB notebook
+    costs several times papermill's own work; creation only serializes the result.)
+
     Every cell of the copy gets ``metadata.tags`` (papermill needs it). Then, as
     papermill's ``parameterize_notebook`` does, a code cell tagged
     ``injected-parameters`` holding one assignment per parameter goes right after the
@@ -147,10 +153,7 @@ def inject_parameters(
     language, a notebook without kernel name or language, or names and values that
     :func:`check_parameters` would refuse (same ``details`` format).
     """
-    out = copy.deepcopy(nb)
-    for cell in out.cells:
-        if not isinstance(cell.setdefault("metadata", nbformat.NotebookNode()).get("tags"), list):
-            cell.metadata["tags"] = []
+    out = _light_copy(nb)
     if not parameters:
         return out
 
@@ -178,6 +181,11 @@ def inject_parameters(
             "Cannot inject parameters: the notebook names no kernel or no language "
             "(metadata.kernelspec / metadata.language_info) and none was given."
         )
+    import nbformat
+    from papermill.exceptions import PapermillException
+    from papermill.parameterize import parameterize_notebook
+    from papermill.translators import PythonTranslator, papermill_translators
+
     try:
         translator = papermill_translators.find_translator(kernel_name, language)
     except PapermillException as e:
@@ -192,6 +200,34 @@ def inject_parameters(
         )
     out.metadata.setdefault("papermill", nbformat.NotebookNode())
     return parameterize_notebook(out, values, kernel_name=kernel_name, language=language)
+
+
+def _light_copy(nb: NotebookNode) -> NotebookNode:
+    """A copy of every container that injection writes to (papermill's
+    ``parameterize_notebook`` replaces ``cells``, sets ``metadata.papermill.parameters``
+    and, upgrading a notebook older than nbformat 4.5, ``nbformat_minor``,
+    ``metadata.orig_nbformat_minor`` and each cell's ``id``), with a ``tags`` list on
+    every cell; everything below is shared with ``nb``."""
+    from nbformat import NotebookNode
+
+    # dict.__setitem__: NotebookNode's own converts mappings and checks each value
+    # against the Mapping ABC, which costs more than the copy itself on 1,000s of cells
+    put = dict.__setitem__
+    out = NotebookNode(nb)
+    metadata = NotebookNode(nb.get("metadata") or {})
+    if isinstance(metadata.get("papermill"), dict):
+        put(metadata, "papermill", NotebookNode(metadata["papermill"]))
+    put(out, "metadata", metadata)
+    cells = []
+    for cell in nb.get("cells", []):
+        new = NotebookNode(cell)
+        cell_metadata = NotebookNode(cell.get("metadata") or {})
+        tags = cell_metadata.get("tags")
+        put(cell_metadata, "tags", list(tags) if isinstance(tags, list) else [])
+        put(new, "metadata", cell_metadata)
+        cells.append(new)
+    put(out, "cells", cells)
+    return out
 
 
 # -- names ---------------------------------------------------------------------------

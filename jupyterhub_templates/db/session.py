@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -32,6 +32,8 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 def safe_url(url: str | URL) -> str:
     """The URL with its password hidden, for logs and messages."""
@@ -45,6 +47,11 @@ class Database:
     at BEGIN on SQLite (``BEGIN IMMEDIATE``), so that read-then-write transactions
     serialize instead of failing with "database is locked" on upgrade.
     PostgreSQL uses row locks (``SELECT ... FOR UPDATE``) instead.
+
+    ``read(fn)`` is the fast path for single-statement reads (the catalog's listing and
+    lookups): on PostgreSQL it runs on its own pool of autocommit connections without
+    pre-ping, so one read costs one round trip (no ping, no ``BEGIN``, no ``ROLLBACK``),
+    and recovers from a restarted database by retrying once on a fresh connection.
     """
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
@@ -70,6 +77,22 @@ class Database:
             write_bind = self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(write_bind, expire_on_commit=False)
+        self.read_engine: Engine = self.engine
+        if not self.is_sqlite:
+            # Autocommit: no BEGIN/ROLLBACK round trips; nothing to reset on check-in.
+            # No pre-ping: read() retries once instead when a connection turns out dead.
+            self.read_engine = create_engine(
+                self.url,
+                future=True,
+                echo=echo,
+                isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_timeout=10,
+                connect_args={"connect_timeout": 5},
+            )
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     def __repr__(self) -> str:
         return f"<Database {safe_url(self.url)}>"
@@ -79,6 +102,24 @@ class Database:
         """A session for reads; rolled back on exit unless committed."""
         with self._guard(), self._sessions() as session:
             yield session
+
+    def read(self, fn: Callable[[Session], T]) -> T:
+        """``fn(session)`` on a read-only session, each statement its own snapshot on
+        PostgreSQL (autocommit), so ``fn`` should read with one statement when it needs
+        a consistent view. ``fn`` may run twice: when the first attempt finds its pooled
+        connection dead (the database restarted; every older pooled connection is then
+        discarded too), it runs again on a new connection. Raises :class:`Unavailable`
+        when the database cannot be reached."""
+        with self._guard():
+            try:
+                with self._read_sessions() as session:
+                    return fn(session)
+            except exc.DBAPIError as e:
+                if not e.connection_invalidated:
+                    raise
+                log.info("database connection lost (%s); retrying once", type(e).__name__)
+            with self._read_sessions() as session:
+                return fn(session)
 
     @contextlib.contextmanager
     def write_session(self) -> Iterator[Session]:
@@ -111,6 +152,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
 
 def alembic_config() -> Config:

@@ -46,6 +46,14 @@ class ServerNotRunning(Unavailable):
     """The user's server is not running (or stopped while we talked to it)."""
 
 
+class ServerFailed(Unavailable):
+    """The user's server itself answered with a 5xx status (``code``)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class HubClient:
     """The Hub REST API and the proxy, with the service's token.
 
@@ -70,6 +78,8 @@ class HubClient:
         # A client of our own (not the shared singleton): long polls must not starve
         # the Hub API calls of connections.
         self.http = AsyncHTTPClient(force_instance=True, max_clients=max_clients)
+        # username -> (running server, time.monotonic() when the Hub said so)
+        self._running: dict[str, tuple[UserServer, float]] = {}
 
     def close(self) -> None:
         self.http.close()
@@ -86,10 +96,17 @@ class HubClient:
         what: str = "the Hub",
     ) -> HTTPResponse:
         """One request with the service's token; raises HTTPClientError for 4xx/5xx
-        answers and :class:`Unavailable` when nothing answers."""
+        answers and :class:`Unavailable` when nothing answers.
+
+        ``body`` is sent as JSON: ``bytes`` as they are (already encoded, e.g. in a worker
+        thread, so that a large body is not encoded on the event loop), anything else
+        through ``json.dumps``."""
         headers = {"Authorization": f"token {self._token}", "Accept": "application/json"}
         data = None
-        if body is not None:
+        if isinstance(body, bytes):
+            data = body
+            headers["Content-Type"] = "application/json"
+        elif body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         elif method in ("POST", "PUT", "PATCH"):
@@ -134,10 +151,30 @@ class HubClient:
             raise Unavailable(f"The Hub API refused to describe {username!r} ({e.code}).") from None
         server = (model.get("servers") or {}).get("")
         if not server:
-            return UserServer(username, "", False, model.get("pending"))
-        return UserServer(
-            username, server.get("url") or "", bool(server.get("ready")), server.get("pending")
-        )
+            result = UserServer(username, "", False, model.get("pending"))
+        else:
+            result = UserServer(
+                username, server.get("url") or "", bool(server.get("ready")), server.get("pending")
+            )
+        if result.running:
+            self._running[username] = (result, time.monotonic())
+        else:
+            self._running.pop(username, None)
+        return result
+
+    def forget(self, username: str) -> None:
+        """Drop what :meth:`ensure_running` remembers of the user's server."""
+        self._running.pop(username, None)
+
+    def remembered(self, username: str, max_age: float) -> UserServer | None:
+        """The user's server as the Hub last reported it running, at most ``max_age``
+        seconds ago (None otherwise). Saves a Hub API call; a caller using it must
+        cope with :class:`ServerNotRunning` from a server that stopped meanwhile (a
+        request that finds the server gone forgets it)."""
+        entry = self._running.get(username)
+        if entry is None or time.monotonic() - entry[1] > max_age:
+            return None
+        return entry[0]
 
     async def ensure_running(self, username: str, timeout: float) -> UserServer:
         """The user's server, started first when it is stopped, once it is ready.
@@ -192,19 +229,22 @@ class HubClient:
         """A JSON request to ``path`` under the user's server, through the proxy.
 
         4xx answers raise HTTPClientError (the caller maps them); a server that is
-        gone raises :class:`ServerNotRunning`.
+        gone raises :class:`ServerNotRunning`, a 5xx from the server itself
+        :class:`ServerFailed`.
         """
         url = f"{self.proxy_url}{server.url}{path}"
         what = f"The server of {server.username!r}"
         try:
             response = await self.fetch(url, method, body, timeout=timeout, what=what)
         except Unavailable as e:
+            self.forget(server.username)
             raise ServerNotRunning(e.message) from None
         except HTTPClientError as e:
             if e.code in SERVER_GONE or (e.code == 404 and not _is_json(e.response)):
+                self.forget(server.username)
                 raise ServerNotRunning(f"{what} is not running.") from None
             if e.code >= 500:
-                raise Unavailable(f"{what} answered {e.code}.") from None
+                raise ServerFailed(f"{what} answered {e.code}.", e.code) from None
             raise
         if response.code == 204 or not response.body:
             return None

@@ -6,13 +6,14 @@ Paths are API paths relative to the server's root (``notebooks/run.ipynb``), che
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
 from tornado.httpclient import HTTPClientError
 
 from ..errors import Conflict, InvalidInput
-from .client import HubClient, UserServer, remote_error
+from .client import HubClient, ServerFailed, UserServer, remote_error
 
 
 def _url(path: str) -> str:
@@ -35,8 +36,10 @@ class ContentsClient:
             raise remote_error(e, f"Cannot look at {path!r}") from None
         return str(model.get("type"))
 
-    async def ensure_directory(self, server: UserServer, path: str) -> None:
-        """Create ``path`` and its missing parents (a file in the way is a 409)."""
+    async def ensure_directory(self, server: UserServer, path: str) -> int:
+        """Create ``path`` and its missing parents (a file in the way is a 409); the
+        number of folders created."""
+        created = 0
         parts = [p for p in path.strip("/").split("/") if p]
         for i in range(len(parts)):
             sub = "/".join(parts[: i + 1])
@@ -47,15 +50,60 @@ class ContentsClient:
                 raise Conflict(f"{sub!r} exists and is not a folder.")
             try:
                 await self.hub.server_request(server, "PUT", _url(sub), {"type": "directory"})
+            except ServerFailed:
+                # Another request made it in between (Jupyter answers 500 "File exists").
+                if await self.kind(server, sub) == "directory":
+                    continue
+                raise
             except HTTPClientError as e:
                 raise remote_error(e, f"Cannot create the folder {sub!r}") from None
+            created += 1
+        return created
 
-    async def save_notebook(self, server: UserServer, path: str, notebook: dict[str, Any]) -> None:
-        """Write ``notebook`` (nbformat JSON) at ``path``, replacing what is there."""
-        body = {"type": "notebook", "format": "json", "content": notebook}
+    async def save_notebook(
+        self, server: UserServer, path: str, notebook: dict[str, Any] | bytes
+    ) -> None:
+        """Write ``notebook`` at ``path``, replacing what is there, creating missing
+        folders on the way.
+
+        ``notebook`` is nbformat JSON, or the whole contents-API body already encoded
+        (``notebook_body``). One PUT when the folder exists; only when the server fails
+        it are the path and its folders looked at: a folder at ``path`` or a file in
+        the way of a folder is a :class:`Conflict`, missing folders are created and the
+        PUT is tried once more.
+        """
+        body = notebook if isinstance(notebook, bytes) else notebook_body(notebook)
+        try:
+            await self._put(server, path, body)
+        except ServerFailed:
+            # Jupyter answers 500 for a missing parent folder and for a folder at path.
+            if await self.kind(server, path) == "directory":
+                raise Conflict(f"{path!r} is a folder.") from None
+            parent = path.strip("/").rpartition("/")[0]
+            if not parent:
+                raise
+            # Tried again also when another request created the folders meanwhile.
+            await self.ensure_directory(server, parent)
+            await self._put(server, path, body)
+
+    async def remove_file(self, server: UserServer, path: str) -> bool:
+        """Delete the file at ``path``; best effort: whether it went (never raises)."""
+        try:
+            await self.hub.server_request(server, "DELETE", _url(path))
+        except Exception:  # a clean-up after another failure: report that one
+            return False
+        return True
+
+    async def _put(self, server: UserServer, path: str, body: bytes) -> None:
         try:
             await self.hub.server_request(server, "PUT", _url(path), body)
         except HTTPClientError as e:
             if e.code == 400:
                 raise InvalidInput(f"The server refused the notebook {path!r}.") from None
             raise remote_error(e, f"Cannot write {path!r}") from None
+
+
+def notebook_body(notebook: dict[str, Any]) -> bytes:
+    """The contents-API body that saves ``notebook`` (nbformat JSON), encoded. Blocking
+    for large notebooks (a 1 MB one takes milliseconds): run it in a worker thread."""
+    return json.dumps({"type": "notebook", "format": "json", "content": notebook}).encode()

@@ -20,7 +20,7 @@ MAX_SEGMENT = 255
 def _bad_segment(segment: str) -> str | None:
     if len(segment) > MAX_SEGMENT:
         return f"a name is longer than {MAX_SEGMENT} characters"
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in segment):
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in segment):
         return "control characters are not allowed"
     folded = unicodedata.normalize("NFKC", segment)
     if "\\" in segment or "\\" in folded or "/" in folded:

@@ -3,16 +3,22 @@ where, from which template, with which parameters. Blocking; run in worker threa
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import logging
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, selectinload
 
 from ..catalog.catalog import isoformat
 from ..db import Database
 from ..db.models import Notebook, NotebookParam, utcnow
-from ..errors import NotFound
+from ..db.session import UNAVAILABLE_ERRORS
+from ..errors import NotFound, Unavailable
+
+log = logging.getLogger(__name__)
 
 
 def describe_notebook(nb: Notebook) -> dict[str, Any]:
@@ -35,6 +41,90 @@ def _params(parameters: dict[str, Any]) -> list[NotebookParam]:
         NotebookParam(position=i, name=name, value=json.dumps(value, ensure_ascii=False))
         for i, (name, value) in enumerate(parameters.items())
     ]
+
+
+def claim_key(username: str, path: str) -> int:
+    """The PostgreSQL advisory lock key of ``path`` in the user's server (signed 64 bits)."""
+    digest = hashlib.sha256(f"notebook\0{username}\0{path}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class PathClaim:
+    """The exclusive right to write ``path`` in a user's server, and the notebook's
+    record waiting to be committed. From :meth:`NotebookRecords.claim`; blocking
+    methods, run in worker threads, one at a time. End it with :meth:`commit` or
+    :meth:`abort`.
+
+    PostgreSQL: one open transaction holding the advisory lock
+    ``pg_try_advisory_xact_lock(claim_key(username, path))`` and then the uncommitted
+    record (:meth:`add`), so that every service process sharing the database waits for
+    it, and the record appears when the lock goes (commit) or never (abort, or the
+    process dying: the server rolls back and releases). SQLite (one process): the
+    record is committed by :meth:`add` and removed again on abort; the caller's
+    in-process lock serializes.
+    """
+
+    def __init__(self, records: NotebookRecords, session: Session | None) -> None:
+        self._records = records
+        self._session = session
+        self._pg = session is not None
+        self.record: dict[str, Any] = {}
+
+    @property
+    def needs_commit(self) -> bool:
+        """Whether :meth:`commit` has work to do (PostgreSQL)."""
+        return self._session is not None
+
+    def add(self, **fields: Any) -> dict[str, Any]:
+        """Add the record (the keyword arguments of :meth:`NotebookRecords.add`) of the
+        claimed path; it becomes visible to others on :meth:`commit` (PostgreSQL)."""
+        if not self._pg:
+            self.record = self._records.add(**fields)
+            return self.record
+        if self._session is None:
+            raise RuntimeError("the claim has ended")
+        nb = Notebook(**_fields(fields))
+        with _unavailable():
+            self._session.add(nb)
+            self._session.flush()
+        self.record = describe_notebook(nb)
+        return self.record
+
+    def commit(self) -> None:
+        """Make the record visible and release the path."""
+        if self._session is None:
+            return
+        session, self._session = self._session, None
+        try:
+            with _unavailable():
+                session.commit()
+        finally:
+            session.close()
+
+    def abort(self) -> None:
+        """Drop the record and release the path. Never raises."""
+        session, self._session = self._session, None
+        try:
+            if session is not None:
+                session.close()  # rolls back: no record, lock released
+            elif not self._pg and self.record:
+                self._records.remove(self.record["id"])
+        except Exception as e:  # best effort: a lost connection rolls back too
+            log.warning("could not abort the claim of a notebook path: %s", type(e).__name__)
+
+
+@contextlib.contextmanager
+def _unavailable() -> Any:
+    try:
+        yield
+    except UNAVAILABLE_ERRORS as e:
+        raise Unavailable("The database is unavailable; try again later.") from e
+
+
+def _fields(fields: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(fields)
+    fields["params"] = _params(fields.pop("parameters"))
+    return fields
 
 
 class NotebookRecords:
@@ -68,6 +158,27 @@ class NotebookRecords:
             session.add(nb)
             session.commit()
             return describe_notebook(nb)
+
+    def claim(self, username: str, path: str) -> PathClaim | None:
+        """Claim ``path`` in the user's server; None when another transaction holds it
+        (try again later). See :class:`PathClaim`."""
+        if self.db.is_sqlite:
+            return PathClaim(self, None)
+        session = Session(self.db.engine, expire_on_commit=False)
+        claim = PathClaim(self, session)
+        try:
+            with _unavailable():
+                got = session.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"),
+                    {"key": claim_key(username, path)},
+                ).scalar()
+                if not got:
+                    claim.abort()
+                    return None
+        except BaseException:
+            claim.abort()
+            raise
+        return claim
 
     def remove(self, notebook_id: int) -> None:
         with self.db.write_session() as session:

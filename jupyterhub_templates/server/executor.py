@@ -10,6 +10,15 @@ Each execution runs ``python -m jupyterhub_templates.server.runner`` in a new se
 execution's log. The kernel is started by jupyter_client in a session of its own, so
 cancelling, timing out and shutting down kill both process groups: the kernel's (its pid
 is reported by the runner) and the runner's.
+
+With ``prestart_runners`` > 0 the executor keeps that many *spare* runners
+(``runner --spare``): started the same way (own session, stdout/stderr and an events
+pipe to us), they import papermill and then block reading their spec. An execution takes
+one spare (never shared, never reused), sends it the spec with its cwd and complete
+environment, which the spare applies before doing anything else, and a replacement is
+started at once. Spares count against no limit, are replaced when they die, and end with
+the server: killed on shutdown, and a spare whose stdin reaches EOF (the server died)
+exits by itself.
 """
 
 from __future__ import annotations
@@ -56,6 +65,61 @@ class ExecutorConfig:
     max_log_bytes: int = 1024 * 1024
     keep_finished: int = 500
     kill_grace: float = 2.0
+    prestart_runners: int = 0
+
+
+# a spare that dies within this many seconds of its start is replaced only after a pause,
+# growing up to the maximum, so that a broken environment does not fork in a loop
+_SPARE_MIN_LIFE = 10.0
+_SPARE_MAX_BACKOFF = 60.0
+
+
+@dataclass
+class Spare:
+    """A pre-started runner waiting for its spec."""
+
+    process: asyncio.subprocess.Process
+    events_read_fd: int
+    events_fd: int  # the number of the pipe's write end inside the child
+    started_mono: float
+    watch_task: asyncio.Task[None] | None = None
+
+
+def runner_argv(spare: bool = False) -> list[str]:
+    """The command line of a runner."""
+    argv = [sys.executable]
+    if sys.version_info >= (3, 11):
+        # -P: the notebook's folder (our cwd) must not shadow our own modules
+        argv.append("-P")
+    argv += ["-m", RUNNER_MODULE]
+    if spare:
+        argv.append("--spare")
+    return argv
+
+
+async def spawn_runner(
+    cwd: str, env: dict[str, str], spare: bool = False
+) -> tuple[asyncio.subprocess.Process, int, int]:
+    """Start a runner in a new session; returns it, the events pipe's read end, and the
+    number of its write end in the child. Raises OSError (nothing left open)."""
+    read_fd, write_fd = os.pipe()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *runner_argv(spare),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            pass_fds=(write_fd,),
+        )
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    return process, read_fd, write_fd
 
 
 def _now_iso() -> str:
@@ -357,6 +421,90 @@ class Executor:
         self._starting = 0  # running executions: children being started or alive
         self._changed = asyncio.Event()
         self._closing = False
+        self._spares: list[Spare] = []
+        self._spares_starting = 0
+        self._spare_backoff = 0.0
+        self.spares_started = 0  # for tests and benchmarks
+
+    # -- spares
+
+    def start_spares(self) -> None:
+        """Top the pool of spare runners up to ``prestart_runners`` (needs a running loop)."""
+        missing = self.config.prestart_runners - len(self._spares) - self._spares_starting
+        for _ in range(max(0, missing)):
+            if self._closing:
+                return
+            self._spares_starting += 1
+            asyncio.get_running_loop().create_task(self._start_spare())
+
+    async def _start_spare(self) -> None:
+        try:
+            if self._spare_backoff:
+                await asyncio.sleep(self._spare_backoff)
+            if self._closing:
+                return
+            # the spare's cwd is replaced by the execution's; the root is a folder that exists
+            process, read_fd, events_fd = await spawn_runner(
+                self.root_dir, dict(os.environ), spare=True
+            )
+        except Exception:
+            self.log.exception("cannot start a spare runner")
+            self._spare_backoff = min(_SPARE_MAX_BACKOFF, max(1.0, self._spare_backoff * 2))
+            return
+        finally:
+            self._spares_starting -= 1
+        spare = Spare(process, read_fd, events_fd, time.monotonic())
+        if self._closing:
+            self._discard_spare(spare)
+            return
+        self.spares_started += 1
+        spare.watch_task = asyncio.create_task(self._watch_spare(spare))
+        self._spares.append(spare)
+        self.start_spares()  # the pool may have been emptied meanwhile
+
+    async def _watch_spare(self, spare: Spare) -> None:
+        """Replace a spare that dies while waiting (not one handed to an execution)."""
+        returncode = await spare.process.wait()
+        if spare not in self._spares:
+            return
+        self._spares.remove(spare)
+        with contextlib.suppress(OSError):
+            os.close(spare.events_read_fd)
+        lived = time.monotonic() - spare.started_mono
+        self.log.warning(
+            "spare runner %s exited (code %s); replacing it", spare.process.pid, returncode
+        )
+        if lived < _SPARE_MIN_LIFE:
+            self._spare_backoff = min(_SPARE_MAX_BACKOFF, max(1.0, self._spare_backoff * 2))
+        else:
+            self._spare_backoff = 0.0
+        self.start_spares()
+
+    def _take_spare(self) -> Spare | None:
+        """A live spare for one execution, removed from the pool (a replacement starts)."""
+        while self._spares:
+            spare = self._spares.pop(0)
+            if spare.process.returncode is None:
+                if spare.watch_task is not None:
+                    spare.watch_task.cancel()
+                if time.monotonic() - spare.started_mono >= _SPARE_MIN_LIFE:
+                    self._spare_backoff = 0.0
+                self.start_spares()
+                return spare
+            self._discard_spare(spare)
+        self.start_spares()
+        return None
+
+    def _discard_spare(self, spare: Spare) -> None:
+        if spare.watch_task is not None:
+            spare.watch_task.cancel()
+        _killpg(spare.process.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.close(spare.events_read_fd)
+
+    def spare_pids(self) -> list[int]:
+        """The pids of the spares waiting now."""
+        return [s.process.pid for s in self._spares if s.process.returncode is None]
 
     # -- state changes
 
@@ -427,6 +575,7 @@ class Executor:
         self._queue.append(execution.id)
         self._touch(execution)
         self.log.info("execution %s queued (%s)", execution.id, execution.input_path)
+        self.start_spares()
         self._schedule()
         return execution.model()
 
@@ -486,6 +635,10 @@ class Executor:
     async def shutdown(self) -> None:
         """Stop everything: drop the queue, kill every child and kernel, wait for them."""
         self._closing = True
+        spares, self._spares = self._spares, []
+        for spare in spares:
+            self._discard_spare(spare)
+        await asyncio.gather(*(s.process.wait() for s in spares), return_exceptions=True)
         while self._queue:
             execution = self._executions[self._queue.popleft()]
             self._finish(
@@ -534,40 +687,31 @@ class Executor:
 
     async def _run_child(self, execution: Execution) -> None:
         env = {**os.environ, **execution.env}
-        argv = [sys.executable]
-        if sys.version_info >= (3, 11):
-            # -P: the notebook's folder (our cwd) must not shadow our own modules
-            argv.append("-P")
-        argv += ["-m", RUNNER_MODULE]
-        read_fd, write_fd = os.pipe()
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                cwd=execution.cwd,
-                env=env,
-                start_new_session=True,
-                pass_fds=(write_fd,),
-            )
-        except OSError as exc:
-            os.close(read_fd)
-            self._finish(
-                execution,
-                "failed",
-                _internal_error(exc),
-            )
-            return
-        finally:
-            os.close(write_fd)
+        spare = self._take_spare()
+        if spare is not None:
+            process, read_fd, write_fd = spare.process, spare.events_read_fd, spare.events_fd
+        else:
+            try:
+                process, read_fd, write_fd = await spawn_runner(execution.cwd, env)
+            except OSError as exc:
+                self._finish(
+                    execution,
+                    "failed",
+                    _internal_error(exc),
+                )
+                return
 
         execution.process = process
         execution.status = "running"
         execution.started = _now_iso()
         execution.started_mono = time.monotonic()
         self._touch(execution)
-        self.log.info("execution %s running (pid %s)", execution.id, process.pid)
+        self.log.info(
+            "execution %s running (pid %s%s)",
+            execution.id,
+            process.pid,
+            ", pre-started" if spare is not None else "",
+        )
 
         loop = asyncio.get_running_loop()
         events = asyncio.StreamReader(limit=4 * 1024 * 1024, loop=loop)
@@ -583,6 +727,8 @@ class Executor:
             "cwd": execution.cwd,
             "events_fd": write_fd,
         }
+        if spare is not None:
+            spec["env"] = env
         finished_event: dict[str, Any] = {}
         log_task = asyncio.create_task(self._pump_log(execution, process))
         events_task = asyncio.create_task(self._pump_events(execution, events, finished_event))

@@ -439,6 +439,7 @@ class TemplatesService(Application):
             run=self.run_blocking,
             public_url=self.public_url,
             server_start_timeout=self.server_start_timeout,
+            max_claims=self.db_pool_size,
         )
         self.executions = Executions(
             records=ExecutionRecords(self.db, self.base_url),

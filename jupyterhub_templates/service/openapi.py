@@ -321,6 +321,8 @@ def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
         "/minio/download-url/{name}": {
             "get": {
                 "summary": "A time-limited URL to download the notebook",
+                "description": "The object is looked up in the store first: 404 when the "
+                "content is missing from it, 503 when the store is unavailable.",
                 "operationId": "getDownloadUrl",
                 "parameters": [
                     NAME_PARAM,

@@ -8,7 +8,8 @@ from urllib.parse import quote, urlencode
 
 from tornado import httputil, web
 
-from ...errors import InvalidInput, NotAllowed, TooLarge
+from ...errors import InvalidInput, NotAllowed, NotFound, TooLarge, Unavailable
+from ...stores.base import StoreUnavailable
 from ..signing import sign_download, verify_download
 from .base import BaseHandler
 
@@ -124,8 +125,8 @@ class ListTemplatesHandler(BaseHandler):
     ``order``."""
 
     async def get(self) -> None:
-        page = await self.run(
-            self.catalog.list,
+        body = await self.run(
+            self.catalog.list_json,
             category=self.get_argument("category", None) or None,
             q=self.get_argument("q", None) or None,
             limit=self.int_argument("limit", 100),
@@ -133,7 +134,7 @@ class ListTemplatesHandler(BaseHandler):
             sort=self.get_argument("sort", "name"),
             order=self.get_argument("order", "asc"),
         )
-        self.write_json({"status": "success", **page})
+        self.finish(body)  # JSON text written by the catalog (on PostgreSQL, by the database)
 
 
 class ListCategoriesHandler(BaseHandler):
@@ -182,6 +183,9 @@ class DownloadUrlHandler(BaseHandler):
             name,
             self.int_argument("version", None, minimum=1),
         )
+        # A URL to an object that is not there is no use: look it up first (a HEAD on
+        # S3), which also answers 503 when the store is down rather than a dead URL.
+        await self.run(self._check_stored, version.object_key)
         url = await self.run(
             self.catalog.store.presigned_url,
             version.object_key,
@@ -211,6 +215,19 @@ class DownloadUrlHandler(BaseHandler):
                 .replace("+00:00", "Z"),
             }
         )
+
+    def _check_stored(self, key: str) -> None:
+        """Blocking: NotFound unless the store holds ``key``; Unavailable when the store
+        cannot say."""
+        try:
+            stored = self.catalog.store.exists(key)
+        except StoreUnavailable as e:
+            raise Unavailable(f"The template store is unavailable: {e}") from e
+        if not stored:
+            raise NotFound(
+                "The template's content is missing from the store; an admin should run "
+                "'jupyterhub-templates sync'."
+            )
 
 
 class DownloadHandler(BaseHandler):
