@@ -68,15 +68,6 @@ def wait_final(
         time.sleep(0.3)
 
 
-def ensure_server(hub: Hub, user: str) -> None:
-    r = hub.api("POST", f"/users/{user}/server")
-    assert r.status_code in (201, 202, 400), r.text
-    deadline = time.monotonic() + 60
-    while not hub.api("GET", f"/users/{user}").json()["servers"].get("", {}).get("ready"):
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
-
-
 def outputs(path: Path) -> str:
     nb = nbformat.read(str(path), as_version=4)
     return "".join(
@@ -246,7 +237,7 @@ def test_a_service_restart_does_not_lose_a_run(svc: ServiceProcess, hub: Hub) ->
 
 
 def test_a_stopped_server_fails_its_runs(svc: ServiceProcess, hub: Hub) -> None:
-    ensure_server(hub, "bob")
+    hub.start_server("bob")
     path = write_notebook(hub, "bob", "long.ipynb", "print('x')", "import time; time.sleep(120)")
     execution_id = execute(svc, "bob", path).json()["execution_id"]
     assert status(svc, execution_id, "bob")["status"] == "running"

@@ -230,15 +230,6 @@ def in_thread(fn: Any, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
     return future
 
 
-def ensure_server(hub: Hub, user: str) -> None:
-    r = hub.api("POST", f"/users/{user}/server")
-    assert r.status_code in (201, 202, 400), r.text
-    deadline = time.monotonic() + 60
-    while not hub.api("GET", f"/users/{user}").json()["servers"].get("", {}).get("ready"):
-        assert time.monotonic() < deadline, f"the server of {user} did not start"
-        time.sleep(0.3)
-
-
 def kill_service(service: ServiceProcess) -> None:
     assert service.proc is not None
     os.killpg(service.proc.pid, signal.SIGKILL)
@@ -425,7 +416,7 @@ class TestS3Faults:
         name = "faults/create.ipynb"
         data = make_notebook()
         assert upload(service, name, data).status_code == 201
-        ensure_server(hub, "alice")
+        hub.start_server("alice")
         target = f"faults-create-{uuid.uuid4().hex[:6]}"
 
         def create() -> requests.Response:
@@ -647,7 +638,7 @@ def test_service_killed_during_10_executions(
     service = exec_service
     users = ["alice", "bob", "carol", "admin"]
     for user in users:
-        ensure_server(hub, user)
+        hub.start_server(user)
     tag = uuid.uuid4().hex[:6]
     gate = tmp_path / "gate"
     # the runs wait for the gate, so all are active when the service dies
@@ -706,7 +697,7 @@ def test_service_killed_during_10_executions(
 def test_kernel_killed_fails_with_kernel_died(
     exec_service: ServiceProcess, hub: Hub, tmp_path: Path
 ) -> None:
-    ensure_server(hub, "alice")
+    hub.start_server("alice")
     pids_file = tmp_path / "pids"
     path = f"faults-kernel-{uuid.uuid4().hex[:6]}.ipynb"
     write_python_notebook(

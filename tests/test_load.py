@@ -64,15 +64,6 @@ class World:
     executions: dict[str, list[int]]  # user -> seeded execution ids
 
 
-def ensure_server(hub: Hub, user: str) -> None:
-    r = hub.api("POST", f"/users/{user}/server")
-    assert r.status_code in (201, 202, 400), r.text
-    deadline = time.monotonic() + 90
-    while not hub.api("GET", f"/users/{user}").json()["servers"].get("", {}).get("ready"):
-        assert time.monotonic() < deadline, f"the server of {user} did not start"
-        time.sleep(0.3)
-
-
 def seed_execution(svc: ServiceProcess, hub: Hub, user: str, i: int) -> int:
     path = f"load-seed/run{i}.ipynb"
     write_python_notebook(hub.user_dir(user) / path, "print(x)")
@@ -125,7 +116,7 @@ def world(hub: Hub, moto_server, tmp_path_factory: pytest.TempPathFactory) -> It
                     assert r.status_code in (200, 201), r.text
                     templates.append(f"{category}/load_{i}.ipynb")
             for user in USERS:
-                ensure_server(hub, user)
+                hub.start_server(user, timeout=90)
             executions = {
                 user: [seed_execution(service, hub, user, i) for i in range(2)] for user in USERS
             }
