@@ -25,7 +25,6 @@ import json
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +36,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from papermill.parameterize import parameterize_notebook
 
 from .http import Stats
-from .run import Env, Row, environment, log
+from .run import Env, Row, log
 
 PREFIX = "/services/templates/"
 TEMPLATE = "bench/big_template.ipynb"
@@ -285,21 +284,14 @@ def _start_profiler(env: Env, profile_dir: Path, reps: int) -> subprocess.Popen:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .run import table
+    from .run import run_standalone
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.create", description=__doc__)
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--profile", type=Path, metavar="DIR")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="templates-bench-") as tmp:
-        workdir = Path(tmp)
-        (workdir / "hub").mkdir()
-        with environment(workdir) as env:
-            rows = create_rows(env, args.reps, args.profile)
-    print(table(rows))
-    if args.json:
-        args.json.write_text(json.dumps([r.as_dict() for r in rows], indent=1))
+    run_standalone(lambda env: create_rows(env, args.reps, args.profile), args.json)
 
 
 if __name__ == "__main__":

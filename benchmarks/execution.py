@@ -40,7 +40,7 @@ import requests
 from nbformat.v4 import new_code_cell, new_notebook
 
 from .http import percentile
-from .run import ROOT, Env, Row, environment, log
+from .run import ROOT, Env, Row, log
 
 PRESTART = 2
 CELLS = 10
@@ -450,7 +450,7 @@ def throughput_run(user: User, kernel: str, n: int, work: Path) -> dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .run import table
+    from .run import run_standalone
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.execution", description=__doc__)
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
@@ -458,14 +458,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, help="latency runs per configuration")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="templates-bench-") as tmp:
-        workdir = Path(tmp)
-        (workdir / "hub").mkdir()
-        with environment(workdir) as env:
-            rows = execution_rows(env, args.size, args.throughput, args.reps)
-    print(table(rows))
-    if args.json:
-        args.json.write_text(json.dumps([r.as_dict() for r in rows], indent=1))
+    run_standalone(
+        lambda env: execution_rows(env, args.size, args.throughput, args.reps), args.json
+    )
 
 
 if __name__ == "__main__":

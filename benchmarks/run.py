@@ -146,7 +146,10 @@ def environment(workdir: Path) -> Iterator[Env]:
     moto.start()
     try:
         with scratch_database() as db_url:
-            hub = start_hub(workdir / "hub", external_service=True)
+            # the Hub as deployed too: not the tests' DEBUG logs
+            hub = start_hub(
+                workdir / "hub", external_service=True, extra_env={"TEMPLATES_TEST_DEBUG": "0"}
+            )
             try:
                 bucket = "bench-templates"
                 env = {
@@ -178,6 +181,19 @@ def environment(workdir: Path) -> Iterator[Env]:
                 stop_process(hub.proc)
     finally:
         moto.stop()
+
+
+def run_standalone(measure: Callable[[Env], list[Row]], json_path: Path | None) -> None:
+    """Run one part of the suite on its own (``python -m benchmarks.create``, ...): a
+    scratch :func:`environment`, its rows printed as a table and, if asked, as JSON."""
+    with tempfile.TemporaryDirectory(prefix="templates-bench-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "hub").mkdir()
+        with environment(workdir) as env:
+            rows = measure(env)
+    print(table(rows))
+    if json_path:
+        json_path.write_text(json.dumps([r.as_dict() for r in rows], indent=1))
 
 
 # -- catalog listing ----------------------------------------------------------------

@@ -6,6 +6,7 @@ pytest_plugins = [
     "fixtures.hub",
     "fixtures.mlflow",
     "fixtures.browser",
+    "fixtures.secrets_watch",
 ]
 
 

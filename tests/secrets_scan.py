@@ -152,3 +152,17 @@ class SecretScanner:
         assert not self.findings, "secrets leaked:\n" + "\n".join(
             str(f) for f in self.findings[:50]
         )
+
+
+def presigned_credential(f: Finding) -> bool:
+    """Whether ``f`` is an S3 access key id in the ``X-Amz-Credential`` of a presigned
+    URL that ``download-url`` answered with. By protocol such a URL names the key id
+    (not secret: the signature made with the secret key is): the one place an S3
+    access key may appear."""
+    return (
+        "access" in f.secret.lower()
+        and f.form == "raw"
+        and f.where.startswith("answer to GET ")
+        and "/minio/download-url/" in f.where
+        and "X-Amz-Credential=<SECRET>%2F" in f.context
+    )

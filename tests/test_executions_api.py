@@ -5,6 +5,7 @@ examples on ``mlflow_kernel`` run in the end-to-end tests."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import requests
 from fixtures.hub import Hub, ServiceProcess
 from notebooks import write_python_notebook
 from openapi_check import check_response
+from processes import PIDS_CELL, wait_file, wait_gone
 
 FINAL = {"success", "failed", "cancelled"}
 
@@ -236,14 +238,26 @@ def test_a_service_restart_does_not_lose_a_run(svc: ServiceProcess, hub: Hub) ->
     assert final["status"] == "success", final
 
 
-def test_a_stopped_server_fails_its_runs(svc: ServiceProcess, hub: Hub) -> None:
+def test_a_stopped_server_fails_its_runs(svc: ServiceProcess, hub: Hub, tmp_path: Path) -> None:
     hub.start_server("bob")
-    path = write_notebook(hub, "bob", "long.ipynb", "print('x')", "import time; time.sleep(120)")
+    pids_file = tmp_path / "pids"
+    path = write_notebook(
+        hub,
+        "bob",
+        "long.ipynb",
+        f"PIDS_FILE = {str(pids_file)!r}\n" + PIDS_CELL,
+        "import time; time.sleep(120)",
+    )
     execution_id = execute(svc, "bob", path).json()["execution_id"]
     assert status(svc, execution_id, "bob")["status"] == "running"
+    kernel_pid, runner_pid = (int(p) for p in asyncio.run(wait_file(pids_file)).split())
     started = time.monotonic()
     hub.stop_server("bob")
     final = wait_final(svc, execution_id, timeout=60, user="bob")
     assert final["status"] == "failed"
     assert final["error"]["reason"] == "server stopped"
     assert time.monotonic() - started < 60
+    # and the run really ended: JupyterHub stops a server with SIGINT, on which
+    # jupyter_server exits without running extensions' shutdown; the runner (in a
+    # session of its own) notices its parent is gone and takes its kernel with it
+    assert not wait_gone(runner_pid, kernel_pid, timeout=15)

@@ -40,7 +40,7 @@ from fixtures.hub import Hub, ServiceProcess, start_hub, stop_process
 from fixtures.postgres import scratch_database
 from fixtures.s3 import MotoServer
 from notebooks import make_notebook, write_python_notebook
-from secrets_scan import Finding, SecretScanner
+from secrets_scan import SecretScanner, presigned_credential
 from sqlalchemy.engine import make_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.s3]
@@ -388,15 +388,6 @@ def test_no_secret_in_logs_files_or_answers(setup: Setup) -> None:
         f"{sum(s.scanner.scanned.values())} characters, for {len(s.secrets)} secrets"
     )
     s.scanner.assert_clean()
-
-
-def presigned_credential(f: Finding) -> bool:
-    return (
-        f.secret == "S3 access key"
-        and f.form == "raw"
-        and f.where.startswith("answer to GET /services/templates/minio/download-url/")
-        and "X-Amz-Credential=<SECRET>%2F" in f.context
-    )
 
 
 def test_the_scanner_finds_every_encoding() -> None:

@@ -503,7 +503,11 @@ async def test_log_keeps_only_the_tail(server: Server) -> None:
     assert rest["next_offset"] == log["next_offset"]
 
 
-async def test_server_shutdown_kills_executions(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT", "SIGKILL"])
+async def test_server_shutdown_kills_executions(tmp_path: Path, stop: str) -> None:
+    """SIGTERM runs the extension's shutdown; SIGINT (JupyterHub's first signal to a
+    server) ends jupyter_server without it when stdin is not a terminal, and SIGKILL
+    ends it outright: then the runner sees its parent gone and takes its kernel along."""
     srv = start_server(tmp_path)
     try:
         pids_file = srv.root / "pids.txt"
@@ -514,10 +518,29 @@ async def test_server_shutdown_kills_executions(tmp_path: Path) -> None:
         )
         await srv.submit(input_path="long.ipynb", parameters={"PIDS_FILE": str(pids_file)})
         kernel_pid, runner_pid = map(int, (await srv.wait_file(pids_file)).split())
+        if stop != "SIGTERM":
+            srv.process.send_signal(getattr(signal, stop))
+            await asyncio.to_thread(srv.process.wait, 30)
     finally:
         await asyncio.to_thread(stop_server, srv)
     assert srv.process.returncode is not None
     assert not wait_gone(kernel_pid, runner_pid), "runner or kernel survived the server"
+
+
+async def test_a_symlink_loop_is_a_400_not_a_500(server: Server) -> None:
+    (server.root / "round").symlink_to(server.root / "round")
+    for method, body in (("GET", None), ("PUT", {"type": "directory"})):
+        r = await asyncio.to_thread(
+            requests.request,
+            method,
+            f"{server.url}api/contents/round/x.ipynb",
+            headers={"Authorization": f"token {server.token}"},
+            json=body,
+            timeout=30,
+        )
+        assert r.status_code == 400, (method, r.status_code, r.text)
+        assert "symbolic link loop" in r.json()["message"]
+    assert not (server.root / "round").exists()  # still the loop, nothing made
 
 
 # ---------------------------------------------------------------- pre-started runners

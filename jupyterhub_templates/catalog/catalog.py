@@ -19,7 +19,7 @@ import datetime
 import functools
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,9 +156,17 @@ class _ListPlan:
             category, search, sort, order, keyset=keyset, with_total=self.known_total is None
         )
 
-    def count_past_end(self, session: Session, total_of: Select[Any]) -> int:
-        """The total when the page is empty (past the end, or nothing matches): no row
-        carried it."""
+    def total(
+        self, session: Session, total_of: Select[Any], carried: Callable[[], int] | None
+    ) -> int:
+        """The listing's total: recently known, else ``carried()`` by the page's rows
+        (None when the page is empty; called only when the statement had the total),
+        else counted. An empty page at offset 0 means nothing matches; past the end, no
+        row carried the total, so it is counted."""
+        if self.known_total is not None:
+            return self.known_total
+        if carried is not None:
+            return carried()
         return (session.scalar(total_of, self.params) or 0) if self.params["offset"] else 0
 
     def remember(self, total: int) -> None:
@@ -498,11 +506,7 @@ class Catalog(LoggingConfigurable):
 
         def query(session: Session) -> tuple[list[Any], int]:
             rows = session.execute(page, plan.params).all()
-            if plan.known_total is not None:
-                return rows, plan.known_total
-            if rows:
-                return rows, rows[0].total
-            return rows, plan.count_past_end(session, total_of)
+            return rows, plan.total(session, total_of, (lambda: rows[0].total) if rows else None)
 
         rows, total = self.db.read(query)
         plan.remember(total)
@@ -544,11 +548,7 @@ class Catalog(LoggingConfigurable):
 
         def query(session: Session) -> tuple[str, int, int]:
             body, count, total = session.execute(statement, plan.params).one()
-            if plan.known_total is not None:
-                return body, count, plan.known_total
-            if count:
-                return body, count, total
-            return body, count, plan.count_past_end(session, total_of)
+            return body, count, plan.total(session, total_of, (lambda: total) if count else None)
 
         body, count, total = self.db.read(query)
         plan.remember(total)

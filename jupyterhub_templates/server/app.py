@@ -14,7 +14,7 @@ from traitlets import Bool, Float, Integer, Unicode, default
 
 from .executor import Executor, ExecutorConfig
 from .handlers import EXECUTOR_SETTING, handlers
-from .paths import refuse_writes_outside_root
+from .paths import answer_symlink_loops, refuse_writes_outside_root
 
 
 class TemplatesExtensionApp(ExtensionApp):
@@ -86,7 +86,8 @@ class TemplatesExtensionApp(ExtensionApp):
             "Refuse (403) every contents-API save whose location, symbolic links resolved, "
             "lies outside the server's root folder; without it a link inside the root "
             "(e.g. to /etc) lets notebook creation write outside. Applies to every save "
-            "in this server, JupyterLab's included."
+            "in this server, JupyterLab's included. Also answers 400, not 500, for a "
+            "contents-API path that goes round a symbolic link loop."
         ),
     ).tag(config=True)
 
@@ -98,6 +99,7 @@ class TemplatesExtensionApp(ExtensionApp):
         contents_manager = self.serverapp.contents_manager
         if self.confine_saves_to_root:
             contents_manager.register_pre_save_hook(refuse_writes_outside_root)
+            answer_symlink_loops(contents_manager)
         root_dir = getattr(contents_manager, "root_dir", None) or self.serverapp.root_dir
         self.executor = Executor(
             os.path.abspath(root_dir),

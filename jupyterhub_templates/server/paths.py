@@ -9,11 +9,20 @@ contents manager (``TemplatesExtensionApp.confine_saves_to_root``), so every sav
 notebook, file or folder whose resolved location leaves the root is refused with a 403
 before anything is written. Execution paths get the same check in
 :func:`jupyterhub_templates.server.executor.resolve_in_root`.
+
+A path that goes round a symbolic link loop (``ln -s loop loop``) makes jupyter_server's
+contents handlers fail with an uncaught ``OSError`` (500) when they ask whether it is
+hidden; :func:`answer_symlink_loops` turns that into a 400, so a client (the templates
+service first of all) can tell bad input from a failing server.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
+import inspect
 import os
+from collections.abc import Callable
 from typing import Any
 
 from tornado.web import HTTPError
@@ -57,3 +66,38 @@ def refuse_writes_outside_root(
         # no path in the message: jupyter_server sends log_message unformatted, and the
         # caller knows which path it asked for
         raise HTTPError(status, f"this path {reason}; saving there is not allowed")
+
+
+LOOP_MESSAGE = "this path goes round a symbolic link loop; refused"
+
+
+def answer_symlink_loops(contents_manager: Any) -> None:
+    """Make ``contents_manager.is_hidden`` (sync or async) raise a 400 ``HTTPError``
+    instead of ``OSError(ELOOP)``; other errors pass unchanged. Idempotent."""
+    original: Callable[..., Any] = contents_manager.is_hidden
+    if getattr(original, "_answers_symlink_loops", False):
+        return
+
+    @functools.wraps(original)
+    def is_hidden(path: str) -> Any:
+        try:
+            result = original(path)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise HTTPError(400, LOOP_MESSAGE) from None
+        if not inspect.isawaitable(result):
+            return result
+
+        async def checked() -> Any:
+            try:
+                return await result
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                raise HTTPError(400, LOOP_MESSAGE) from None
+
+        return checked()
+
+    is_hidden._answers_symlink_loops = True  # type: ignore[attr-defined]
+    contents_manager.is_hidden = is_hidden

@@ -23,7 +23,8 @@ Contract with the parent (:mod:`jupyterhub_templates.server.executor`):
   "success"|"failed", "error": null|{"reason", "ename", "evalue", "cell_index"}}``.
 - stdout/stderr: free text for the execution's log (papermill's log with the cells'
   stdout/stderr, and this runner's own messages).
-- exit code: 0 on success, 1 on a failed execution, 2 on a bad spec.
+- exit code: 0 on success, 1 on a failed execution, 2 on a bad spec, 3 when the parent
+  went away (see :func:`watch_parent`).
 
 The status is derived from the exception papermill raised, never from the saved notebook.
 """
@@ -33,7 +34,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 from typing import Any, TextIO
 
 ENGINE_NAME = "jupyterhub_templates"
@@ -59,6 +63,8 @@ class EventWriter:
 
 
 _events: EventWriter | None = None
+#: the kernel's process group once it exists (killed if the parent goes away)
+_kernel_pgid: int | None = None
 
 
 def _emit(event: str, **fields: Any) -> None:
@@ -89,12 +95,11 @@ def _build_engine() -> type:
             await super().async_start_new_kernel(**kwargs)
             # Non-local provisioners have no pid: the parent then relies on our own
             # cleanup (nbclient's SIGTERM handler) and the kernel's parent polling.
+            global _kernel_pgid
             provisioner = getattr(self.km, "provisioner", None)
-            _emit(
-                "started",
-                kernel_pid=getattr(provisioner, "pid", None),
-                kernel_pgid=getattr(provisioner, "pgid", None),
-            )
+            pid, pgid = getattr(provisioner, "pid", None), getattr(provisioner, "pgid", None)
+            _kernel_pgid = pgid if isinstance(pgid, int) else pid
+            _emit("started", kernel_pid=pid, kernel_pgid=pgid)
 
         start_new_kernel = run_sync(async_start_new_kernel)
 
@@ -230,6 +235,33 @@ def warm_up() -> None:
     validate(v4.new_notebook(cells=[v4.new_code_cell("1")]))
 
 
+PARENT_GONE = 3
+
+
+def watch_parent(parent: int, interval: float = 0.5) -> threading.Thread:
+    """End this runner and its kernel when ``parent`` (the user's server) goes away.
+
+    The runner lives in a session of its own so that signals to the server's group do
+    not reach it, and a server stopped with SIGINT (JupyterHub's first signal) or killed
+    outright never runs the executor's shutdown: without this watch the run would go on,
+    and keep writing its output notebook, after the service has recorded it failed.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        if _kernel_pgid is not None:
+            try:
+                os.killpg(_kernel_pgid, signal.SIGKILL)
+            except OSError:
+                pass
+        os._exit(PARENT_GONE)
+
+    thread = threading.Thread(target=watch, name="watch-parent", daemon=True)
+    thread.start()
+    return thread
+
+
 def _apply_spare_spec(spec: dict[str, Any]) -> None:
     """Become the execution's runner: its environment, then its working directory."""
     env = spec.get("env")
@@ -248,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     Returns only for a bad spec (2) or a spare whose stdin ended (0); after a run the
     process ends with ``os._exit`` (0 success, 1 failed)."""
     global _events
+    watch_parent(os.getppid())
     spare = "--spare" in (sys.argv[1:] if argv is None else argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
