@@ -4,20 +4,21 @@ Runs inside :func:`benchmarks.run.run`'s environment (a real JupyterHub, the ser
 its own process, PostgreSQL, moto), or alone: ``python -m benchmarks.execution [--size
 tiny|full] [--throughput N]``.
 
-Two fresh users each get a real single-user server (the Hub's spawner): one configured
-with ``prestart_runners = 0`` (cold, every runner started on demand) and one with
-``prestart_runners = PRESTART`` (spares). Their server configuration goes in each user's
+Three fresh users each get a real single-user server (the Hub's spawner): one configured
+with ``prestart_runners = 0`` (cold, every runner started on demand), one with
+``prestart_runners = PRESTART`` (spare runners) and one with spare runners that also
+pre-start the kernel (``prestart_kernels = True``). Their server configuration goes in each user's
 ``~/.jupyter/jupyter_server_config.json`` (the simple spawner's ``HOME`` is
 ``/tmp/<user>``); the users' names are random so no other run shares that folder.
 
 - latency: ``POST /execute-notebook`` of a 10-cell trivial notebook, one at a time,
   from the request to its answer (the first cell has run) and to ``success`` in
   ``GET /execution-status`` (polled every 20 ms); baseline: ``papermill in out -k K``.
-- throughput: N executions submitted at once to the spares server, from the first
+- throughput: N executions submitted at once to the last server, from the first
   request to the last ``success``; baselines: the papermill CLI N times one after the
   other, and N times through ``xargs -P <max_concurrent_executions>``.
-- memory: RSS and PSS of every process of the user's server (the server, spares) while
-  idle, with and without spares.
+- memory: RSS and PSS of every process of the user's server (the server, spares, their
+  kernels) while idle, with and without spares.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ PRESTART = 2
 CELLS = 10
 FINAL = ("success", "failed", "cancelled")
 SIZES = {"tiny": (1, 2), "full": (15, 100)}  # latency repetitions, throughput executions
+#: (label, prestart_runners, prestart_kernels); throughput runs on the last
+CONFIGS = (("cold", 0, False), ("prestart", PRESTART, False), ("prestart+kernels", PRESTART, True))
 
 
 def kernel_choice() -> str:
@@ -135,9 +138,9 @@ def wait_spares(user: str, count: int, timeout: float = 120.0) -> None:
 class User:
     """A fresh Hub user with its own server configuration and a token."""
 
-    def __init__(self, env: Env, label: str, prestart: int) -> None:
+    def __init__(self, env: Env, label: str, prestart: int, kernels: bool = False) -> None:
         self.env = env
-        self.name = f"bench-{label}-{secrets.token_hex(3)}"
+        self.name = f"bench-{label.replace('+', '-')}-{secrets.token_hex(3)}"
         self.prestart = prestart
         hub = env.hub
         r = hub.api("POST", f"/users/{self.name}")
@@ -146,7 +149,9 @@ class User:
         r.raise_for_status()
         self.token = r.json()["token"]
         self.home = Path("/tmp") / self.name  # noqa: S108 (the spawner's HOME)
-        config = {"TemplatesExtensionApp": {"prestart_runners": prestart}}
+        config = {
+            "TemplatesExtensionApp": {"prestart_runners": prestart, "prestart_kernels": kernels}
+        }
         (self.home / ".jupyter").mkdir(parents=True)
         (self.home / ".jupyter" / "jupyter_server_config.json").write_text(json.dumps(config))
         self.root = hub.user_dir(self.name)
@@ -283,8 +288,8 @@ def execution_rows(
             papermill_once(base_nb, work / "warmup.ipynb", kernel)  # page cache
 
         results: dict[str, dict[str, Any]] = {}
-        for label, prestart in (("cold", 0), ("prestart", PRESTART)):
-            user = User(env, label, prestart)
+        for label, prestart, kernels in CONFIGS:
+            user = User(env, label, prestart, kernels)
             try:
                 user.start()
                 time.sleep(2)  # let the server settle before measuring its memory
@@ -307,14 +312,14 @@ def execution_rows(
                 results[label] = dict(
                     answers=answers, totals=totals, base=base, rss=rss, pss=pss, nproc=nproc
                 )
-                if prestart:
+                if label == CONFIGS[-1][0]:
                     wait_spares(user.name, prestart)
                     results["throughput"] = throughput_run(user, kernel, n_throughput, work)
             finally:
                 user.stop()
 
         kernel_note = {"kernel": kernel, "reps": reps}
-        for label, limit in (("cold", 1.0), ("prestart", 0.5)):
+        for label, limit in (("cold", 1.0), ("prestart", 0.5), ("prestart+kernels", 0.5)):
             r = results[label]
             rows.append(
                 _ratio_row(
@@ -327,7 +332,7 @@ def execution_rows(
                     kernel_note,
                 )
             )
-        for label in ("cold", "prestart"):
+        for label, *_ in CONFIGS:
             r = results[label]
             o, b = _p(r["answers"]), _p(r["base"])
             rows.append(
@@ -344,33 +349,34 @@ def execution_rows(
                     kernel_note,
                 )
             )
-        cold, warm = results["cold"], results["prestart"]
-        per_spare_rss = (warm["rss"] - cold["rss"]) / PRESTART
-        per_spare_pss = (warm["pss"] - cold["pss"]) / PRESTART
-        rows.append(
-            Row(
-                "execution: memory of spares",
-                f"{PRESTART} spares",
-                "idle user server + children RSS (MB)",
-                (round(warm["rss"], 1), None),
-                (round(cold["rss"], 1), None),
-                round(warm["rss"] / cold["rss"], 3),
-                "vs no spares",
-                "reported",
-                True,
-                {
-                    "per_spare_rss_mb": round(per_spare_rss, 1),
-                    "per_spare_pss_mb": round(per_spare_pss, 1),
-                    "pss_with_mb": round(warm["pss"], 1),
-                    "pss_without_mb": round(cold["pss"], 1),
-                    "processes_with": warm["nproc"],
-                    "processes_without": cold["nproc"],
-                },
+        cold = results["cold"]
+        for label, what in (("prestart", "spare runners"), ("prestart+kernels", "spares+kernels")):
+            warm = results[label]
+            rows.append(
+                Row(
+                    f"execution: memory of {what}",
+                    f"{PRESTART} spares",
+                    "idle user server + children RSS (MB)",
+                    (round(warm["rss"], 1), None),
+                    (round(cold["rss"], 1), None),
+                    round(warm["rss"] / cold["rss"], 3),
+                    "vs no spares",
+                    "reported",
+                    True,
+                    {
+                        "per_spare_rss_mb": round((warm["rss"] - cold["rss"]) / PRESTART, 1),
+                        "per_spare_pss_mb": round((warm["pss"] - cold["pss"]) / PRESTART, 1),
+                        "pss_with_mb": round(warm["pss"], 1),
+                        "pss_without_mb": round(cold["pss"], 1),
+                        "processes_with": warm["nproc"],
+                        "processes_without": cold["nproc"],
+                    },
+                )
             )
-        )
         t = results["throughput"]
         notes = {
             "kernel": kernel,
+            "server": CONFIGS[-1][0],
             "executions": n_throughput,
             "parallel": t["parallel"],
             "all_success": t["all_success"],

@@ -1,12 +1,12 @@
 """Shared fixtures: S3 (moto), PostgreSQL, JupyterHub. See tests/fixtures/."""
 
 pytest_plugins = [
+    "fixtures.secrets_watch",  # first: fixtures.hub imports it
     "fixtures.s3",
     "fixtures.postgres",
     "fixtures.hub",
     "fixtures.mlflow",
     "fixtures.browser",
-    "fixtures.secrets_watch",
 ]
 
 

@@ -21,6 +21,21 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
 def wait_gone(*pids: int, timeout: float = 10.0) -> list[int]:
     """Wait until none of ``pids`` is alive; returns the survivors (empty if none)."""
     deadline = time.monotonic() + timeout

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import secrets
+import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -15,6 +18,7 @@ import pytest
 import requests
 from fixtures.hub import Hub, start_managed_hub, stop_process
 from nbformat.v4 import new_code_cell, new_notebook
+from processes import children
 
 pytestmark = pytest.mark.e2e
 
@@ -133,6 +137,78 @@ def test_examples_from_template_to_mlflow(e2e: Hub, mlflow_server) -> None:
     assert tags["templates.execution_id"] == str(automl["execution_id"])
     assert tags["templates.username"] == "alice"
     assert tags["templates.template"] == "ml/automl_classification.ipynb"
+
+
+def ready_spare_with_kernel(user: str, timeout: float = 120) -> int:
+    """The pid of ``user``'s spare runner once its pre-started kernel runs and it waits
+    for its spec."""
+    needle = f"JUPYTERHUB_USER={user}\0".encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            try:
+                if not entry.name.isdigit() or b"--kernel" not in (entry / "cmdline").read_bytes():
+                    continue
+                if (
+                    needle in (entry / "environ").read_bytes()
+                    and "pipe" in (entry / "wchan").read_text()
+                ):
+                    if children(int(entry.name)):
+                        return int(entry.name)
+            except OSError:
+                continue
+        time.sleep(0.2)
+    raise TimeoutError(f"no spare runner with a kernel for {user}")
+
+
+def test_mlflow_sees_the_execution_on_a_pre_started_kernel(e2e: Hub, mlflow_server) -> None:
+    """prestart_kernels: the kernel started before the request takes the execution's
+    environment, so the MLflow run the notebook starts carries the execution's tags."""
+    hub = e2e
+    name = f"pre-{secrets.token_hex(3)}"
+    assert hub.api("POST", f"/users/{name}").status_code == 201
+    r = hub.api("POST", f"/users/{name}/tokens", json={"expires_in": 3600})
+    hub.tokens[name] = r.json()["token"]
+    home = Path("/tmp") / name  # the simple spawner's HOME
+    (home / ".jupyter").mkdir(parents=True)
+    (home / ".jupyter" / "jupyter_server_config.json").write_text(
+        json.dumps({"TemplatesExtensionApp": {"prestart_runners": 1, "prestart_kernels": True}})
+    )
+    try:
+        hub.start_server(name, timeout=120)
+        ready_spare_with_kernel(name)
+        template = "ml/regression.ipynb"
+        r = call(
+            hub,
+            "POST",
+            "create-from-template",
+            name,
+            json={"template_name": template, "parameters": EXAMPLES[template]},
+        )
+        assert r.status_code == 201, r.text
+        r = call(
+            hub,
+            "POST",
+            "execute-notebook",
+            name,
+            json={"notebook_path": r.json()["new_notebook_path"]},
+        )
+        assert r.status_code == 202, r.text
+        execution_id = r.json()["execution_id"]
+        final = wait_final(hub, execution_id, name)
+        assert final["status"] == "success", final
+        log = call(hub, "GET", f"execution/{execution_id}/log", name).json()["log"]
+        assert "on the pre-started kernel" in log, log[-2000:]
+        runs = final["mlflow"]["runs"]
+        assert runs, final
+        data = mlflow_server.api("GET", "runs/get", params={"run_id": runs[0]["run_id"]})
+        tags = {t["key"]: t["value"] for t in data["run"]["data"]["tags"]}
+        assert tags["templates.execution_id"] == str(execution_id)
+        assert tags["templates.username"] == name
+        assert data["run"]["info"]["status"] == "FINISHED"
+    finally:
+        hub.stop_server(name)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _sleeper(hub: Hub, user: str, path: str) -> str:

@@ -27,7 +27,7 @@ import pytest
 import requests
 from fixtures.hub import free_port
 from notebooks import write_python_notebook as write_notebook
-from processes import PIDS_CELL, alive, wait_file, wait_gone
+from processes import PIDS_CELL, alive, children, wait_file, wait_gone
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 BASE_URL = "/user/alice/"
@@ -584,12 +584,19 @@ def wait_spare_ready(pid: int, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def spare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server keeping one pre-started runner, one execution at a time."""
+@pytest.fixture(scope="module", params=["runner", "runner+kernel"])
+def spare_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server keeping one pre-started runner (with its kernel, python3, in the second
+    variant), one execution at a time."""
     srv = start_server(
-        tmp_path_factory.mktemp("spares"), max_concurrent_executions=1, prestart_runners=1
+        tmp_path_factory.mktemp("spares"),
+        max_concurrent_executions=1,
+        prestart_runners=1,
+        prestart_kernels=request.param == "runner+kernel",
     )
+    srv.prestart_kernels = request.param == "runner+kernel"  # type: ignore[attr-defined]
     yield srv
     stop_server(srv)
 
@@ -598,6 +605,8 @@ async def test_run_through_a_spare_has_the_execution_cwd_and_env(spare_server: S
     srv = spare_server
     (spare,) = await asyncio.to_thread(wait_spares, srv.process.pid, 1)
     await asyncio.to_thread(wait_spare_ready, spare)
+    waiting = children(spare)  # the pre-started kernel, when there is one
+    assert len(waiting) == (1 if srv.prestart_kernels else 0), waiting
     pids_file = srv.root / "w" / "pids.txt"
     write_notebook(
         srv.root / "w" / "env.ipynb",
@@ -617,6 +626,11 @@ async def test_run_through_a_spare_has_the_execution_cwd_and_env(spare_server: S
     assert done["status"] == "success", done
     kernel_pid, runner_pid = map(int, (await srv.wait_file(pids_file)).split())
     assert runner_pid == spare, "the execution did not run in the pre-started runner"
+    if srv.prestart_kernels:
+        assert [kernel_pid] == waiting, "the execution did not run on the pre-started kernel"
+        assert (
+            "on the pre-started kernel" in (await srv.call("GET", f"{model['id']}/log"))[1]["log"]
+        )
     cwd, uri, run, argv0 = json.loads((srv.root / "w" / "seen.json").read_text())
     assert cwd == str(srv.root.resolve() / "w")
     assert (uri, run) == ("http://mlflow.example:5000", "r1")
@@ -657,8 +671,11 @@ async def test_cancel_and_timeout_kill_a_spare_runner_and_its_kernel(spare_serve
 async def test_a_killed_spare_is_replaced_and_not_counted(spare_server: Server) -> None:
     srv = spare_server
     (spare,) = await asyncio.to_thread(wait_spares, srv.process.pid, 1)
+    await asyncio.to_thread(wait_spare_ready, spare)
+    kernels = children(spare)
     os.kill(spare, signal.SIGKILL)
-    assert not await asyncio.to_thread(wait_gone, spare)
+    # its pre-started kernel follows it (ipykernel watches its parent)
+    assert not await asyncio.to_thread(wait_gone, spare, *kernels)
     (replacement,) = await asyncio.to_thread(wait_spares, srv.process.pid, 1)
     assert replacement != spare
     code, listing = await srv.call("GET")
@@ -671,16 +688,21 @@ async def test_a_killed_spare_is_replaced_and_not_counted(spare_server: Server) 
     assert done["status"] == "success", done
 
 
+@pytest.mark.parametrize("kernels", [False, True], ids=["runners", "runners+kernels"])
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
-async def test_no_spare_outlives_the_server(tmp_path: Path, stop: str) -> None:
-    srv = start_server(tmp_path, prestart_runners=2)
+async def test_no_spare_outlives_the_server(tmp_path: Path, stop: str, kernels: bool) -> None:
+    srv = start_server(tmp_path, prestart_runners=2, prestart_kernels=kernels)
     try:
         spares = await asyncio.to_thread(wait_spares, srv.process.pid, 2)
-        await asyncio.to_thread(wait_spare_ready, spares[0])
+        for spare in spares:
+            await asyncio.to_thread(wait_spare_ready, spare)
+        kernel_pids = [k for spare in spares for k in children(spare)]
+        assert len(kernel_pids) == (2 if kernels else 0), kernel_pids
         if stop == "SIGKILL":
-            srv.process.kill()  # no cleanup at all: the spares see their stdin end
+            srv.process.kill()  # no cleanup at all: the spares see their parent gone
             srv.process.wait()
     finally:
         await asyncio.to_thread(stop_server, srv)
     assert srv.process.returncode is not None
-    assert not await asyncio.to_thread(wait_gone, *spares, timeout=30), "a spare survived"
+    survivors = await asyncio.to_thread(wait_gone, *spares, *kernel_pids, timeout=30)
+    assert not survivors, "a spare or its kernel survived"

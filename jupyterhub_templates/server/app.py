@@ -80,6 +80,21 @@ class TemplatesExtensionApp(ExtensionApp):
         ),
     ).tag(config=True)
 
+    prestart_kernels = Bool(
+        False,
+        help=(
+            "Each spare runner (prestart_runners) also starts the default kernel "
+            "(default_kernel_name) in advance. An execution on that kernel (Python only) "
+            "then skips the kernel's start-up (~1 s): its first cell answers in a few "
+            "hundred milliseconds. Before the run the kernel moves into the execution's "
+            "working directory and environment (os.chdir and os.environ inside it); what "
+            "it read while starting (its own start-up, sys.path, modules ipykernel "
+            "imports) saw the server's root and environment, and the kernel process's "
+            "own environment (/proc, C code) stays the server's. Costs one idle kernel's "
+            "memory per spare. Executions on another kernel start theirs as usual."
+        ),
+    ).tag(config=True)
+
     confine_saves_to_root = Bool(
         True,
         help=(
@@ -112,6 +127,7 @@ class TemplatesExtensionApp(ExtensionApp):
                 keep_finished=self.keep_finished,
                 kill_grace=self.kill_grace,
                 prestart_runners=max(0, self.prestart_runners),
+                prestart_kernels=self.prestart_kernels,
             ),
             log=self.log,
         )

@@ -66,6 +66,7 @@ class ExecutorConfig:
     keep_finished: int = 500
     kill_grace: float = 2.0
     prestart_runners: int = 0
+    prestart_kernels: bool = False
 
 
 # a spare that dies within this many seconds of its start is replaced only after a pause,
@@ -85,8 +86,8 @@ class Spare:
     watch_task: asyncio.Task[None] | None = None
 
 
-def runner_argv(spare: bool = False) -> list[str]:
-    """The command line of a runner."""
+def runner_argv(spare: bool = False, kernel_name: str | None = None) -> list[str]:
+    """The command line of a runner (a spare pre-starting ``kernel_name`` if given)."""
     argv = [sys.executable]
     if sys.version_info >= (3, 11):
         # -P: the notebook's folder (our cwd) must not shadow our own modules
@@ -94,18 +95,20 @@ def runner_argv(spare: bool = False) -> list[str]:
     argv += ["-m", RUNNER_MODULE]
     if spare:
         argv.append("--spare")
+        if kernel_name:
+            argv += ["--kernel", kernel_name]
     return argv
 
 
 async def spawn_runner(
-    cwd: str, env: dict[str, str], spare: bool = False
+    cwd: str, env: dict[str, str], spare: bool = False, kernel_name: str | None = None
 ) -> tuple[asyncio.subprocess.Process, int, int]:
     """Start a runner in a new session; returns it, the events pipe's read end, and the
     number of its write end in the child. Raises OSError (nothing left open)."""
     read_fd, write_fd = os.pipe()
     try:
         process = await asyncio.create_subprocess_exec(
-            *runner_argv(spare),
+            *runner_argv(spare, kernel_name),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -444,8 +447,9 @@ class Executor:
             if self._closing:
                 return
             # the spare's cwd is replaced by the execution's; the root is a folder that exists
+            kernel = self.config.default_kernel_name if self.config.prestart_kernels else None
             process, read_fd, events_fd = await spawn_runner(
-                self.root_dir, dict(os.environ), spare=True
+                self.root_dir, dict(os.environ), spare=True, kernel_name=kernel
             )
         except Exception:
             self.log.exception("cannot start a spare runner")

@@ -17,7 +17,8 @@ Contract with the parent (:mod:`jupyterhub_templates.server.executor`):
 - ``events_fd``: JSON lines, one per event, in this order:
   ``{"event": "notebook", "cells_total": n}`` (code cells after parameter injection),
   ``{"event": "started", "kernel_pid": int|null, "kernel_pgid": int|null}`` once the
-  kernel process exists, ``{"event": "cell_start", "index": i}`` and
+  kernel process exists (before ``notebook`` when the kernel was pre-started),
+  ``{"event": "cell_start", "index": i}`` and
   ``{"event": "cell_done", "index": i}`` for each code cell (``cell_done`` only when the
   cell completed without raising), and last ``{"event": "finished", "status":
   "success"|"failed", "error": null|{"reason", "ename", "evalue", "cell_index"}}``.
@@ -25,6 +26,18 @@ Contract with the parent (:mod:`jupyterhub_templates.server.executor`):
   stdout/stderr, and this runner's own messages).
 - exit code: 0 on success, 1 on a failed execution, 2 on a bad spec, 3 when the parent
   went away (see :func:`watch_parent`).
+
+A spare started with ``--kernel NAME`` also starts that kernel (in the server's root,
+with the server's environment) and connects to it before its spec arrives. When the
+spec asks for that kernel, and its language is Python, the runner first moves the
+kernel into the execution's working directory and environment (``os.chdir`` and
+``os.environ`` inside the kernel, variables the spare had and the execution lacks
+removed) and papermill runs on it; otherwise the kernel is shut down and the requested
+one started as usual. What such a kernel cannot take from the execution: anything read
+from the environment or the working directory while it started (its interpreter's own
+start-up, ``sys.path`` entries, modules imported by ipykernel), and the environment of
+the kernel *process* as ``/proc`` and C code see it. After the run it is shut down
+gracefully, as nbclient does with the kernels it starts.
 
 The status is derived from the exception papermill raised, never from the saved notebook.
 """
@@ -151,7 +164,10 @@ def _build_engine() -> type:
                 stdout_file=stdout_file,
                 stderr_file=stderr_file,
             )
-            return ReportingNotebookClient(nb_man, **final_kwargs).execute()
+            client = ReportingNotebookClient(nb_man, **final_kwargs)
+            if _prestarted is not None and final_kwargs.get("km") is _prestarted.km:
+                client.kc = _prestarted.kc  # connected and ready (see PrestartedKernel.start)
+            return client.execute()
 
     return ReportingEngine
 
@@ -190,6 +206,106 @@ def _escape_format(path: str) -> str:
     return path.replace("{", "{{").replace("}", "}}")
 
 
+class PrestartedKernel:
+    """A kernel a spare starts before its spec, and hands to the execution (see the
+    module's docstring for what it can and cannot take from the execution)."""
+
+    #: how long the kernel may take to start and answer, and to take the execution's
+    #: directory and environment
+    START_TIMEOUT = 60.0
+    ADOPT_TIMEOUT = 10.0
+
+    def __init__(self, kernel_name: str) -> None:
+        self.kernel_name = kernel_name
+        self.km: Any = None
+        self.kc: Any = None
+        self.launch_env = dict(os.environ)
+
+    def start(self) -> None:
+        """Start the kernel and wait until it answers (raises on failure)."""
+        global _kernel_pgid
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self.km = AsyncKernelManager(kernel_name=self.kernel_name)
+        run_sync(self.km.start_kernel)(cwd=os.getcwd())
+        provisioner = getattr(self.km, "provisioner", None)
+        pid, pgid = getattr(provisioner, "pid", None), getattr(provisioner, "pgid", None)
+        _kernel_pgid = pgid if isinstance(pgid, int) else pid
+        # the client papermill will use, connected now: waiting for a kernel to be ready
+        # ends with 0.2 s of listening for stray output, which is paid here
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        run_sync(self.kc.wait_for_ready)(timeout=self.START_TIMEOUT)
+
+    def pids(self) -> tuple[int | None, int | None]:
+        provisioner = getattr(self.km, "provisioner", None)
+        return getattr(provisioner, "pid", None), getattr(provisioner, "pgid", None)
+
+    def adopt(self, spec: dict[str, Any]) -> str | None:
+        """Move the kernel into the execution's cwd and environment; None when done,
+        else why the kernel cannot be used (then it is shut down)."""
+        from jupyter_core.utils import run_sync
+
+        if spec["kernel_name"] != self.kernel_name:
+            reason = f"the execution asks for kernel {spec['kernel_name']!r}"
+        elif self.km.kernel_spec.language.lower() != "python":
+            reason = f"kernel language {self.km.kernel_spec.language!r} is not Python"
+        elif not run_sync(self.km.is_alive)():
+            reason = "it died"
+        else:
+            env = spec.get("env") or {}
+            removed = sorted(k for k in self.launch_env if k not in env)
+            changed = {k: v for k, v in env.items() if self.launch_env.get(k) != v}
+            code = (
+                "def __templates_adopt(os=__import__('os')):\n"
+                f"    for name in {removed!r}:\n"
+                "        os.environ.pop(name, None)\n"
+                f"    os.environ.update({changed!r})\n"
+                f"    os.chdir({spec['cwd']!r})\n"
+                "__templates_adopt()\n"
+                "del __templates_adopt\n"
+            )
+            reason = run_sync(self._execute)(code)
+        if reason is not None:
+            self.shutdown()
+        return reason
+
+    async def _execute(self, code: str) -> str | None:
+        try:
+            msg_id = self.kc.execute(code, silent=True, store_history=False)
+            deadline = time.monotonic() + self.ADOPT_TIMEOUT
+            while True:
+                reply = await self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    break
+        except Exception as exc:  # any failure: the kernel is not used
+            return f"setting it up failed ({type(exc).__name__})"
+        content = reply["content"]
+        if content.get("status") != "ok":
+            return f"setting it up failed ({content.get('ename')}: {content.get('evalue')})"
+        return None
+
+    def shutdown(self) -> None:
+        """Ask the kernel to exit (its own exit handlers run), killing it if it does not."""
+        from jupyter_core.utils import run_sync
+
+        if self.kc is not None:
+            self.kc.stop_channels()
+        try:
+            run_sync(self.km.shutdown_kernel)(now=False)
+        except Exception:  # then kill it
+            pid, pgid = self.pids()
+            if isinstance(pgid or pid, int):
+                try:
+                    os.killpg(pgid or pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+_prestarted: PrestartedKernel | None = None
+
+
 def run(spec: dict[str, Any]) -> int:
     """Execute the notebook described by ``spec``; returns the process exit code."""
     import papermill
@@ -197,6 +313,18 @@ def run(spec: dict[str, Any]) -> int:
 
     papermill_engines.register(ENGINE_NAME, _build_engine())
     print(f"{_PREFIX}kernel {spec['kernel_name']!r}, working directory {spec['cwd']}", flush=True)
+    kernel = None
+    engine_kwargs: dict[str, Any] = {}
+    if _prestarted is not None:
+        why_not = _prestarted.adopt(spec)
+        if why_not is None:
+            kernel = _prestarted
+            engine_kwargs["km"] = kernel.km
+            pid, pgid = kernel.pids()
+            print(f"{_PREFIX}on the pre-started kernel (pid {pid})", flush=True)
+            _emit("started", kernel_pid=pid, kernel_pgid=pgid)
+        else:
+            print(f"{_PREFIX}pre-started kernel not used: {why_not}", flush=True)
     try:
         papermill.execute_notebook(
             _escape_format(spec["input"]),
@@ -207,6 +335,7 @@ def run(spec: dict[str, Any]) -> int:
             cwd=spec["cwd"],
             log_output=True,
             progress_bar=False,
+            **engine_kwargs,
         )
     except Exception as exc:
         error = classify(exc, _events.current_cell if _events is not None else None)
@@ -215,6 +344,9 @@ def run(spec: dict[str, Any]) -> int:
         )
         _emit("finished", status="failed", error=error)
         return 1
+    finally:
+        if kernel is not None:  # papermill shuts down only the kernels it started
+            kernel.shutdown()
     print(f"{_PREFIX}finished successfully", flush=True)
     _emit("finished", status="success", error=None)
     return 0
@@ -279,13 +411,23 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns only for a bad spec (2) or a spare whose stdin ended (0); after a run the
     process ends with ``os._exit`` (0 success, 1 failed)."""
-    global _events
+    global _events, _prestarted
     watch_parent(os.getppid())
-    spare = "--spare" in (sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    spare = "--spare" in args
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if spare:
         warm_up()
+        if "--kernel" in args:
+            kernel = PrestartedKernel(args[args.index("--kernel") + 1])
+            try:
+                kernel.start()
+                _prestarted = kernel
+            except Exception as exc:  # the run starts its own kernel
+                print(f"{_PREFIX}cannot pre-start the kernel: {exc}", flush=True)
+                if kernel.km is not None:
+                    kernel.shutdown()
     try:
         text = sys.stdin.read()
         if spare and not text:
