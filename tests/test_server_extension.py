@@ -160,7 +160,9 @@ def start_server(base: Path, **extension_config: Any) -> Server:
     if os.geteuid() == 0:
         argv.append("--allow-root")
     log = (base / "server.log").open("wb")
-    process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=base)
+    process = subprocess.Popen(
+        argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=base
+    )
     url = f"http://127.0.0.1:{port}{BASE_URL}"
     deadline = time.monotonic() + 60
     while True:
@@ -503,11 +505,13 @@ async def test_log_keeps_only_the_tail(server: Server) -> None:
     assert rest["next_offset"] == log["next_offset"]
 
 
-@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
 async def test_server_shutdown_kills_executions(tmp_path: Path, stop: str) -> None:
-    """SIGTERM runs the extension's shutdown; SIGINT (JupyterHub's first signal to a
-    server) ends jupyter_server without it when stdin is not a terminal, and SIGKILL
-    ends it outright: then the runner sees its parent gone and takes its kernel along."""
+    """SIGTERM runs the extension's shutdown; SIGKILL ends the server without it, as
+    does a plain jupyter_server's KeyboardInterrupt on SIGINT (JupyterHub's first
+    signal; through the Hub: tests/test_executions_api.py): then the runner sees its
+    parent gone and takes its kernel along. (SIGINT itself is not sent here: where the
+    KeyboardInterrupt lands is a race, and it may be swallowed.)"""
     srv = start_server(tmp_path)
     try:
         pids_file = srv.root / "pids.txt"
