@@ -59,6 +59,7 @@ class Profile:
     load_clients: int
     profile_dir: Path | None = None  # py-spy profile of the service under load, if set
     execution_size: str = "full"  # parts 3-4 (benchmarks/execution.py SIZES)
+    catalog_only: bool = False  # part 1 alone: no load test, create or execution rows
 
 
 PROFILES = {
@@ -590,8 +591,10 @@ def run(profile: Profile) -> list[Row]:
                     + ("" if with_baseline else " (bucket not seeded at this size)")
                 )
                 rows += catalog_rows(env, profile, n, with_baseline)
-                if n == profile.load_size:
+                if n == profile.load_size and not profile.catalog_only:
                     rows += load_rows(env, profile, n, rss_idle)
+            if profile.catalog_only:
+                return rows
             from .create import create_rows  # part 2 (benchmarks/create.py)
 
             rows += create_rows(env, profile.service_reps, profile.profile_dir)
@@ -623,6 +626,12 @@ def main(argv: list[str] | None = None) -> None:
         "load test runs at the profile's load size if listed, else at the largest",
     )
     parser.add_argument("--load-seconds", type=float, help="length of the load test")
+    parser.add_argument(
+        "--catalog-only",
+        action="store_true",
+        help="part 1 alone, e.g. the bucket baseline at 100,000: --sizes 100000 "
+        "--baseline-max 100000 --catalog-only (~10 minutes, most of it putting objects)",
+    )
     args = parser.parse_args(argv)
     profile = PROFILES[args.size]
     if args.sizes:
@@ -632,6 +641,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.load_seconds:
         profile.load_seconds = args.load_seconds
     profile.profile_dir = args.profile
+    profile.catalog_only = args.catalog_only
     if args.baseline_max is not None:
         profile.baseline_max = args.baseline_max
     started = time.monotonic()
