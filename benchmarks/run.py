@@ -155,11 +155,7 @@ def environment(workdir: Path) -> Iterator[Env]:
                 bucket = "bench-templates"
                 env = {
                     "JUPYTERHUB_TEMPLATES_DB_URL": db_url,
-                    "JUPYTERHUB_TEMPLATES_STORE": "s3",
-                    "JUPYTERHUB_TEMPLATES_S3_ENDPOINT": moto.endpoint,
-                    "JUPYTERHUB_TEMPLATES_S3_ACCESS_KEY": moto.access_key,
-                    "JUPYTERHUB_TEMPLATES_S3_SECRET_KEY": moto.secret_key,
-                    "JUPYTERHUB_TEMPLATES_S3_BUCKET": bucket,
+                    **moto.service_env(bucket),
                 }
                 (workdir / "service").mkdir()
                 # INFO, not the harness's DEBUG: the service as deployed

@@ -49,11 +49,7 @@ def test_s3_down_gives_503_and_no_row_then_recovers(
         hub,
         {
             "JUPYTERHUB_TEMPLATES_DB_URL": db_url,
-            "JUPYTERHUB_TEMPLATES_STORE": "s3",
-            "JUPYTERHUB_TEMPLATES_S3_ENDPOINT": moto_server.endpoint,
-            "JUPYTERHUB_TEMPLATES_S3_ACCESS_KEY": moto_server.access_key,
-            "JUPYTERHUB_TEMPLATES_S3_SECRET_KEY": moto_server.secret_key,
-            "JUPYTERHUB_TEMPLATES_S3_BUCKET": bucket,
+            **moto_server.service_env(bucket),
         },
         tmp_path,
     )

@@ -257,11 +257,7 @@ def s3_setup(
             hub,
             {
                 "JUPYTERHUB_TEMPLATES_DB_URL": db_url,
-                "JUPYTERHUB_TEMPLATES_STORE": "s3",
-                "JUPYTERHUB_TEMPLATES_S3_ENDPOINT": f"127.0.0.1:{relay.port}",
-                "JUPYTERHUB_TEMPLATES_S3_ACCESS_KEY": moto.access_key,
-                "JUPYTERHUB_TEMPLATES_S3_SECRET_KEY": moto.secret_key,
-                "JUPYTERHUB_TEMPLATES_S3_BUCKET": bucket,
+                **moto.service_env(bucket, endpoint=f"127.0.0.1:{relay.port}"),
             },
             workdir,
         )

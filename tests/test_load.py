@@ -83,11 +83,7 @@ def world(hub: Hub, moto_server, tmp_path_factory: pytest.TempPathFactory) -> It
             hub,
             {
                 "JUPYTERHUB_TEMPLATES_DB_URL": db_url,
-                "JUPYTERHUB_TEMPLATES_STORE": "s3",
-                "JUPYTERHUB_TEMPLATES_S3_ENDPOINT": moto_server.endpoint,
-                "JUPYTERHUB_TEMPLATES_S3_ACCESS_KEY": moto_server.access_key,
-                "JUPYTERHUB_TEMPLATES_S3_SECRET_KEY": moto_server.secret_key,
-                "JUPYTERHUB_TEMPLATES_S3_BUCKET": f"load-{uuid.uuid4().hex[:16]}",
+                **moto_server.service_env(f"load-{uuid.uuid4().hex[:16]}"),
             },
             workdir,
             log_level="INFO",
