@@ -103,6 +103,8 @@ def _prepare_user_dir(spawner):
 
 
 c.Spawner.pre_spawn_hook = _prepare_user_dir
+# demo: each user's home is their folder too (~/.jupyter, ~/.local), not /tmp/<name>
+c.SimpleLocalProcessSpawner.home_dir_template = str(demo_dir / "users" / "{username}")
 
 # The Lab extension calls the service with the token JupyterHub puts in the Lab page.
 # That token reaches the service only with access to it, and carries the admin scope
@@ -216,18 +218,23 @@ c.JupyterHub.load_roles = [
         "groups": ["template-admins"],
     },
     {
-        # The service's own token: only what it needs.
+        # The service's own token: only what it needs. It is sent to the Hub API only,
+        # never to a user's server (whose code its user controls).
         "name": "templates-service",
         "services": [SERVICE],
         "scopes": [
-            # find a user's server and whether it is running (name, servers, state)
+            # find a user's server and whether it is running (name, groups, servers)
             "read:users",
             "read:servers",
             # start a stopped server before writing a notebook or running one
             "servers",
-            # reach users' servers through the proxy: contents API and the server
-            # extension that runs notebooks
-            "access:servers",
+            # have the Hub mint, for each user, a short-lived token of that user holding
+            # only access:servers!user=<name>: the one credential the service sends to
+            # that user's server (contents API, the server extension that runs
+            # notebooks). The Hub lets a token hold only what its owner holds, but the
+            # scope lets the service mint any of a user's scopes, so this token is as
+            # sensitive as a Hub admin's: keep it in the service's environment.
+            "tokens",
         ],
     },
 ]

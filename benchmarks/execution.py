@@ -8,8 +8,8 @@ Three fresh users each get a real single-user server (the Hub's spawner): one co
 with ``prestart_runners = 0`` (cold, every runner started on demand), one with
 ``prestart_runners = PRESTART`` (spare runners) and one with spare runners that also
 pre-start the kernel (``prestart_kernels = True``). Their server configuration goes in each user's
-``~/.jupyter/jupyter_server_config.json`` (the simple spawner's ``HOME`` is
-``/tmp/<user>``); the users' names are random so no other run shares that folder.
+``~/.jupyter/jupyter_server_config.json`` (the demo config makes each user's ``HOME``
+their folder under the Hub's ``users/``); the users' names are random.
 
 - latency: ``POST /execute-notebook`` of a 10-cell trivial notebook, one at a time,
   from the request to its answer (the first cell has run) and to ``success`` in
@@ -148,14 +148,13 @@ class User:
         r = hub.api("POST", f"/users/{self.name}/tokens", json={"expires_in": 7200})
         r.raise_for_status()
         self.token = r.json()["token"]
-        self.home = Path("/tmp") / self.name  # noqa: S108 (the spawner's HOME)
+        self.home = hub.user_dir(self.name)  # the spawner's HOME (jupyterhub_config.py)
         config = {
             "TemplatesExtensionApp": {"prestart_runners": prestart, "prestart_kernels": kernels}
         }
         (self.home / ".jupyter").mkdir(parents=True)
         (self.home / ".jupyter" / "jupyter_server_config.json").write_text(json.dumps(config))
-        self.root = hub.user_dir(self.name)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = self.home
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"token {self.token}"
 

@@ -51,6 +51,13 @@ class TooLarge(TemplatesError):
     status = 413
 
 
+class BadGateway(TemplatesError):
+    """A user's server (whose code its user controls) answered with something that is
+    not what the API promises (502)."""
+
+    status = 502
+
+
 class Unavailable(TemplatesError):
     """A dependency (database, store, user server) cannot be reached (503)."""
 

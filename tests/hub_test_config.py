@@ -17,9 +17,24 @@ c.JupyterHub.load_roles.append(
     }
 )
 
+# Members of the group alice-helpers may reach alice's server (and so may act for her
+# through the service), whatever their other roles.
+c.JupyterHub.load_groups["alice-helpers"] = {"users": []}
+c.JupyterHub.load_roles.append(
+    {
+        "name": "alice-helpers",
+        "scopes": ["access:servers!user=alice", "access:services!service=templates"],
+        "groups": ["alice-helpers"],
+    }
+)
+
 # TEMPLATES_TEST_DEBUG=1 (tests/test_secrets.py): every log at DEBUG, the Hub's, the
 # proxy's and the single-user servers' (their output goes to the Hub's log).
 if os.environ.get("TEMPLATES_TEST_DEBUG") == "1":
     c.JupyterHub.log_level = "DEBUG"
     c.ConfigurableHTTPProxy.debug = True
     c.Spawner.debug = True
+
+# Tokens may live 10 days at most (as a deployment may cap them): the service's server
+# tokens must fit under such a cap (tests/test_user_isolation.py).
+c.JupyterHub.token_expires_in_max_seconds = 10 * 86400

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ import requests
 
 #: secrets shorter than this are not searched (they would match by chance)
 MIN_SECRET_LENGTH = 8
+#: a credential in a URL, whatever its value (masked ones, "[secret]" or "...", pass):
+#: tokens the scanner was not told of (minted by the service, refused ones) are found too
+TOKEN_IN_URL = re.compile(r"(?i)[?&;](?:token|access_token)=([A-Za-z0-9_\-]{16,})")
 
 
 def _base64_cores(data: bytes) -> set[str]:
@@ -102,10 +106,15 @@ class SecretScanner:
             n for n in self._needles if (n[0], n[2]) not in seen and not seen.add((n[0], n[2]))
         ]
 
-    def scan_text(self, where: str, text: str) -> list[Finding]:
-        """Search ``text``; record and return what was found."""
+    def scan_text(self, where: str, text: str, *, urls: bool = False) -> list[Finding]:
+        """Search ``text``; record and return what was found. ``urls``: also report any
+        credential in a URL (:data:`TOKEN_IN_URL`), known or not (for logs)."""
         self.scanned[where] = self.scanned.get(where, 0) + len(text)
         found = []
+        if urls:
+            for m in TOKEN_IN_URL.finditer(text):
+                around = text[max(0, m.start() - 80) : m.end() + 80].replace(m.group(1), "<TOKEN>")
+                found.append(Finding("a credential in a URL", "query argument", where, around))
         for name, form, needle in self._needles:
             at = text.find(needle)
             if at >= 0:
@@ -117,15 +126,21 @@ class SecretScanner:
     def scan_bytes(self, where: str, data: bytes) -> list[Finding]:
         return self.scan_text(where, data.decode("utf-8", errors="replace"))
 
-    def scan_file(self, path: Path, where: str | None = None) -> list[Finding]:
-        return self.scan_bytes(where or str(path), path.read_bytes())
+    def scan_file(
+        self, path: Path, where: str | None = None, *, urls: bool = True
+    ) -> list[Finding]:
+        """A file; by default as a log, so that credentials in URLs count too."""
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        return self.scan_text(where or str(path), text, urls=urls)
 
     def scan_tree(self, root: Path, pattern: str = "*") -> list[Finding]:
-        """Every regular file under ``root`` whose name matches ``pattern``."""
+        """Every regular file under ``root`` whose name matches ``pattern``, for the
+        known secrets (not as logs: a server's own runtime files hold its own token in
+        a URL, which is no leak)."""
         found = []
         for path in sorted(root.rglob(pattern)):
             if path.is_file() and not path.is_symlink():
-                found += self.scan_file(path)
+                found += self.scan_file(path, urls=False)
         return found
 
     def scan_response(self, response: requests.Response) -> list[Finding]:

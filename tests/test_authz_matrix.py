@@ -8,10 +8,13 @@ route without a row fails. Callers:
 - ``alice``: user A, who owns the notebooks and executions the requests aim at;
 - ``bob``: user B, who aims at alice's notebooks and executions (by id, or by acting
   for her with ``username``);
-- ``carol``: a templates admin (group ``template-admins``);
+- ``carol``: a templates admin (group ``template-admins``), not a Hub admin: she manages
+  templates and sees and cancels everyone's runs, but may not create or run notebooks
+  as alice (that needs access to alice's server in the Hub, which she has not);
+- ``admin``: a Hub admin, hence a templates admin with ``access:servers``: may do all;
 - ``service``: the service's own Hub token. JupyterHub reports it as
   ``{"kind": "service", "name": "templates"}`` with the service role's scopes (read
-  users and servers, start servers, access servers), which do not include
+  users and servers, start servers, mint tokens), which do not include
   ``access:services!service=templates``; ``BaseHandler.prepare`` runs
   ``check_hub_user``, which raises ``UserNotAllowed``, so every authenticated route
   answers 403 ("service templates may not use the templates service"). The service
@@ -40,7 +43,7 @@ from notebooks import make_notebook, write_python_notebook
 
 from jupyterhub_templates.service.openapi import openapi_document
 
-CALLERS = ["anon", "alice", "bob", "carol", "service"]
+CALLERS = ["anon", "alice", "bob", "carol", "admin", "service"]
 TEMPLATE = "authz/base.ipynb"
 FINAL = {"success", "failed", "cancelled"}
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -223,14 +226,21 @@ class Row:
 
 
 def user_codes(ok: int, *, bob: int | None = None, carol: int | None = None) -> dict[str, int]:
-    """anon and the service token: 403; alice: ``ok``; bob: ``bob`` (default ``ok``)."""
+    """anon and the service token: 403; alice and admin: ``ok``; bob: ``bob``, carol:
+    ``carol`` (default ``ok``)."""
     return {
         "anon": 403,
         "alice": ok,
         "bob": ok if bob is None else bob,
         "carol": ok if carol is None else carol,
+        "admin": ok,
         "service": 403,
     }
+
+
+def acting_for_alice(ok: int) -> dict[str, int]:
+    """Creating or running as alice: only alice and whoever may reach her server."""
+    return user_codes(ok, bob=403, carol=403)
 
 
 def public(ok: int) -> dict[str, int]:
@@ -238,7 +248,7 @@ def public(ok: int) -> dict[str, int]:
 
 
 def admin_only(ok: int) -> dict[str, int]:
-    return {"anon": 403, "alice": 403, "bob": 403, "carol": ok, "service": 403}
+    return {"anon": 403, "alice": 403, "bob": 403, "carol": ok, "admin": ok, "service": 403}
 
 
 def req_upload(w: World, caller: str, expected: int) -> requests.Response:
@@ -279,7 +289,7 @@ def req_download(w: World, caller: str, expected: int) -> requests.Response:
 
 def check_root(w: World, caller: str, r: requests.Response) -> None:
     assert r.json()["user"] == caller
-    assert r.json()["templates_admin"] is (caller == "carol")
+    assert r.json()["templates_admin"] is (caller in ("carol", "admin"))
 
 
 def req_create(w: World, caller: str, expected: int) -> requests.Response:
@@ -413,12 +423,13 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/health"): Row(public(200), req_get(lambda w: "health")),
     ("GET", "/openapi.json"): Row(public(200), req_get(lambda w: "openapi.json")),
     ("GET", "/"): Row(user_codes(200), req_get(lambda w: ""), check_root),
-    # notebooks and executions: alice's own; bob acting for her is refused
-    ("POST", "/create-from-template"): Row(user_codes(201, bob=403), req_create, check_created),
+    # notebooks and executions: alice's own; bob and carol acting for her are refused,
+    # bob reading hers too
+    ("POST", "/create-from-template"): Row(acting_for_alice(201), req_create, check_created),
     ("POST", "/execute-notebook"): Row(
-        user_codes(202, bob=403), req_execute("execute-notebook"), check_executed
+        acting_for_alice(202), req_execute("execute-notebook"), check_executed
     ),
-    ("POST", "/execute"): Row(user_codes(200, bob=403), req_execute("execute"), check_executed),
+    ("POST", "/execute"): Row(acting_for_alice(200), req_execute("execute"), check_executed),
     ("GET", "/execution-status/{id}"): Row(
         user_codes(200, bob=404), req_get(lambda w: f"execution-status/{w.finished_id}")
     ),
@@ -431,7 +442,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/execution/{id}/log"): Row(
         user_codes(200, bob=404), req_get(lambda w: f"execution/{w.finished_id}/log")
     ),
-    ("POST", "/submit-notebook"): Row(user_codes(201, bob=403), req_submit, check_submitted),
+    ("POST", "/submit-notebook"): Row(acting_for_alice(201), req_submit, check_submitted),
     ("GET", "/notebooks"): Row(
         user_codes(200, bob=403),
         req_get(lambda w: "notebooks", params={"username": "alice"}),

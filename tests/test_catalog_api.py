@@ -5,6 +5,7 @@ PostgreSQL on this machine)."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import subprocess
 import sys
 import time
@@ -608,3 +609,42 @@ def test_service_log_has_no_tokens(api: Api) -> None:
     text = Path(api.log).read_text()
     for token in [*api.hub.tokens.values(), api.hub.service_token]:
         assert token not in text
+
+
+def strict_json(text: str) -> Any:
+    """JSON as a browser parses it: NaN and Infinity are errors."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_non_finite_defaults_keep_every_answer_json(api: Api) -> None:
+    """One template whose defaults overflow to infinity must not break the listing for
+    everyone: every answer stays JSON; such a default is null in ``default_value``, its
+    source text in ``default``, its type still inferred."""
+    params = "threshold = 1e999  # no limit\nbounds = [-1e999, 1e999]\nratio = 0.5\n"
+    r = api.upload("carol", "infinite.ipynb", "finite", make_notebook(params, body="print(1)"))
+    assert r.status_code in (200, 201), r.text
+    strict_json(r.text)
+    answers = [
+        api.request("GET", "minio/list-templates", "alice"),
+        api.request("GET", "minio/list-templates", "alice", params={"category": "finite"}),
+        api.request("GET", "minio/get-template/finite/infinite.ipynb", "alice"),
+        api.request(
+            "GET", "minio/get-template/finite/infinite.ipynb", "alice", params={"content": "1"}
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        strict_json(answer.text)
+    template = strict_json(answers[2].text)["template"]
+    by_name = {p["name"]: p for p in template["parameters"]}
+    assert by_name["threshold"]["default"] == "1e999"
+    assert by_name["threshold"]["default_value"] is None
+    assert by_name["threshold"]["type"] == "float"
+    assert by_name["bounds"]["default_value"] is None
+    assert by_name["bounds"]["type"] == "list"
+    assert by_name["ratio"]["default_value"] == 0.5
+    assert api.request("DELETE", "minio/delete-template/finite/infinite.ipynb", "carol").ok

@@ -169,7 +169,7 @@ def test_mlflow_sees_the_execution_on_a_pre_started_kernel(e2e: Hub, mlflow_serv
     assert hub.api("POST", f"/users/{name}").status_code == 201
     r = hub.api("POST", f"/users/{name}/tokens", json={"expires_in": 3600})
     hub.tokens[name] = r.json()["token"]
-    home = Path("/tmp") / name  # the simple spawner's HOME
+    home = hub.user_dir(name)  # the spawner's HOME (jupyterhub_config.py)
     (home / ".jupyter").mkdir(parents=True)
     (home / ".jupyter" / "jupyter_server_config.json").write_text(
         json.dumps({"TemplatesExtensionApp": {"prestart_runners": 1, "prestart_kernels": True}})

@@ -113,6 +113,9 @@ def executions(mlflow_server, experiment, tmp_path_factory) -> dict[str, Executi
             "(or `make kernel`)",
             pytrace=False,
         )
+    # created first, as the service does before it dispatches a run: the notebooks' own
+    # first start_run() calls would race to create it
+    mlflow_server.experiment_id(experiment)
     started: dict[str, tuple[subprocess.Popen, Path, Path, str, float]] = {}
     base = tmp_path_factory.mktemp("examples")
     for key in sorted(EXPECTED):

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -461,6 +463,10 @@ def raw_post(svc: ServiceProcess, route: str, data: bytes, user: str = "alice") 
         ("execute", "a-b"),
         ("submit-notebook", "x.y"),
         ("submit-notebook", ""),
+        # names Python gives a meaning: __builtins__ = "x" breaks every later cell
+        ("create-from-template", "__builtins__"),
+        ("execute-notebook", "__name__"),
+        ("submit-notebook", "__builtins__"),
     ],
 )
 def test_parameter_names_that_are_not_identifiers(
@@ -684,3 +690,126 @@ def test_malformed_uploads(hub: Hub, svc: ServiceProcess, case: str) -> None:
         r = svc.request("POST", "minio/upload-template", "carol", data=data, headers=headers)
         assert_refused(r, 400)
     assert_unchanged(before, state(hub, svc))
+
+
+# -- bodies over the limit ---------------------------------------------------------------
+
+#: the service's default TemplatesService.max_body_bytes
+MAX_BODY = 1024 * 1024
+
+
+def big_body(size: int) -> bytes:
+    """A JSON body of about ``size`` bytes: a submit-notebook with one long value."""
+    return json.dumps({"notebook_path": "rec.ipynb", "parameters": {"s0": "x" * size}}).encode()
+
+
+def chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+@pytest.mark.parametrize("where", ["proxy", "direct"])
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+@pytest.mark.parametrize(
+    ("route", "size"), [("submit-notebook", 5_000_000), ("execute-notebook", 2 * MAX_BODY)]
+)
+def test_oversized_bodies_get_413_json(
+    hub: Hub, svc: ServiceProcess, where: str, framing: str, route: str, size: int
+) -> None:
+    before = state(hub, svc)
+    base = svc.url if where == "proxy" else svc.direct_url
+    data = big_body(size)
+    r = requests.post(
+        base + route,
+        data=data if framing == "content-length" else chunks(data),
+        headers={
+            "Authorization": f"token {hub.tokens['alice']}",
+            "Content-Type": "application/json",
+        },
+        timeout=60,
+    )
+    error = assert_refused(r, 413)
+    assert str(MAX_BODY) in error["message"]
+    assert_unchanged(before, state(hub, svc))
+
+
+@pytest.mark.parametrize("where", ["proxy", "direct"])
+def test_refusals_of_big_bodies_reach_the_client(hub: Hub, svc: ServiceProcess, where: str) -> None:
+    """Refused before the body arrives (no token; an unknown route): the answer is the
+    service's JSON, not a reset connection reported by the proxy."""
+    base = svc.url if where == "proxy" else svc.direct_url
+    data = big_body(3_000_000)
+    headers = {"Content-Type": "application/json"}
+    assert_refused(
+        requests.post(base + "submit-notebook", data=data, headers=headers, timeout=60), 403
+    )
+    headers["Authorization"] = f"token {hub.tokens['alice']}"
+    r = requests.post(base + "no/such/route", data=data, headers=headers, timeout=60)
+    assert_refused(r, 404)
+
+
+def test_a_body_at_the_limit_is_taken(hub: Hub, svc: ServiceProcess) -> None:
+    data = big_body(MAX_BODY - 200)
+    assert len(data) <= MAX_BODY
+    r = raw_post(svc, "submit-notebook", data)
+    assert r.status_code == 201, r.text[:300]
+    assert svc.request("DELETE", f"notebook/{r.json()['notebook_id']}", "alice").status_code == 204
+
+
+# -- smaller rules -----------------------------------------------------------------------
+
+
+def test_run_output_onto_an_existing_notebook_needs_overwrite(
+    hub: Hub, svc: ServiceProcess
+) -> None:
+    before = state(hub, svc)
+    body = {"notebook_path": "mine.ipynb", "output_path": "mine.ipynb", "kernel_name": "python3"}
+    error = assert_refused(send(svc, "execute-notebook", body), 409)
+    assert "overwrite" in error["message"]
+    assert_unchanged(before, state(hub, svc))
+
+
+def test_acting_for_a_user_the_hub_does_not_have(hub: Hub, svc: ServiceProcess) -> None:
+    before = state(hub, svc)
+    for route in ("submit-notebook", "create-from-template", "execute-notebook"):
+        body = {"username": "no-such-user"}
+        assert_refused(send(svc, route, body, user="admin"), 404)
+        # told only to who could act for them: others get 403
+        assert_refused(send(svc, route, body, user="bob"), 403)
+    assert_unchanged(before, state(hub, svc))
+
+
+def test_not_found_messages_keep_percent_signs(hub: Hub, svc: ServiceProcess) -> None:
+    error = assert_refused(svc.request("GET", "no/%3Cscript%3E/x%25y", "alice"), 404)
+    assert "%3C" in error["message"] and "%%" not in error["message"], error
+
+
+def test_refused_tokens_in_urls_stay_out_of_every_log(hub: Hub, svc: ServiceProcess) -> None:
+    """A token in a URL that the service or a user's server refuses: Tornado's own
+    warning line quotes the URL; the token is masked in the service's log and in the
+    server's (which the Hub's log collects)."""
+    r = hub.api(
+        "POST",
+        "/users/alice/tokens",
+        json={"note": "refused", "scopes": ["read:users:name!user=alice"], "expires_in": 600},
+    )
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    hub.tokens["alice (read:users:name only)"] = token  # the session's watch looks too
+    hub.start_server("alice")
+    marker = uuid.uuid4().hex[:12]
+    r = requests.get(f"{svc.url}minio/list-templates?token={token}&q={marker}", timeout=30)
+    assert_refused(r, 403)
+    r = requests.get(
+        f"{hub.url}/user/alice/templates/api/executions?token={token}&m={marker}",
+        headers={"Accept": "application/json"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert r.status_code in (302, 403), r.status_code
+    deadline = time.monotonic() + 30
+    while marker not in svc.log.read_text() or marker not in hub.log.read_text():
+        assert time.monotonic() < deadline, "the refusals were not logged"
+        time.sleep(0.2)
+    for log in (svc.log, hub.log):
+        assert token not in log.read_text(), f"the token is in {log.name}"

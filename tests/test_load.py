@@ -24,12 +24,14 @@ import asyncio
 import json
 import random
 import statistics
+import sys
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import psutil
@@ -403,3 +405,172 @@ async def test_load_long(request: pytest.FixtureRequest, world: World) -> None:
     if "long" not in (request.config.option.markexpr or ""):
         pytest.skip("long load run: make test-long (pytest -m long)")
     await run_load(world, *LONG)
+
+
+# -- heavy requests beside a /health probe ---------------------------------------------
+
+#: the /health probe: its own process, so that what the heavy clients do in the test's
+#: process (reading 20 MB answers) is not counted; probes every 20 ms until its stdin
+#: closes, then prints the latencies (seconds) as JSON
+PROBE = """
+import http.client, json, sys, threading, time
+host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+latencies = []
+while not stop.is_set():
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 200, response.status
+    latencies.append(time.perf_counter() - started)
+    conn.close()
+    time.sleep(0.02)
+print(json.dumps(latencies))
+"""
+
+#: about as large as a parameters body may be (TemplatesService.max_body_bytes is 1 MiB)
+HEAVY_VALUE = 900_000
+BIG_TEMPLATE_PADDING = 9_800_000  # a 9.9 MB template (Catalog.max_upload_bytes is 10 MiB)
+
+
+async def heavy_load(world: World, rounds: int) -> tuple[list[float], Counter, list[str]]:
+    """``rounds`` bursts of heavy requests, each burst all at once, while /health is
+    polled every 20 ms: the probe's latencies, the heavy answers' (op, status) counts,
+    and unexpected answers.
+
+    A burst: 4 notebook records submitted with a 0.9 MB parameter, one of them changed
+    with another (PUT), a run of a notebook with one (first burst only: it starts a
+    kernel), the records listed with limit=500 (their pages are bounded), 4 reads of a
+    9.9 MB template's content, and a 2.5 MB body (413)."""
+    svc, hub = world.service, world.hub
+    alice = {"Authorization": f"token {hub.tokens['alice']}"}
+    base = svc.direct_url
+    statuses: Counter = Counter()
+    unexpected: list[str] = []
+    probe: list[float] = []
+    record_ids: list[int] = []
+    write_python_notebook(hub.user_dir("alice") / "heavy" / "run.ipynb", "print(len(blob))")
+
+    async def call(
+        session: aiohttp.ClientSession, op: str, method: str, path: str, *, expect: int, **kw: Any
+    ) -> tuple[int, str]:
+        async with session.request(method, base + path, headers=alice, **kw) as r:
+            text = (await r.read()).decode()
+        statuses[(op, r.status)] += 1
+        if r.status != expect and len(unexpected) < 20:
+            unexpected.append(f"{op} -> {r.status} {text[:200]}")
+        return r.status, text
+
+    async def submit(session: aiohttp.ClientSession, i: int) -> None:
+        body = {"notebook_path": f"heavy/rec{i}.ipynb", "parameters": {"blob": "x" * HEAVY_VALUE}}
+        status, text = await call(
+            session, "submit 0.9 MB", "POST", "submit-notebook", json=body, expect=201
+        )
+        if status == 201:
+            record_ids.append(json.loads(text)["notebook_id"])
+
+    async def put(session: aiohttp.ClientSession) -> None:
+        if record_ids:
+            body = {"parameters": {"blob": "y" * HEAVY_VALUE}}
+            await call(
+                session, "put 0.9 MB", "PUT", f"notebook/{record_ids[0]}", json=body, expect=200
+            )
+
+    async def run(session: aiohttp.ClientSession) -> None:
+        body = {
+            "notebook_path": "heavy/run.ipynb",
+            "kernel_name": "python3",
+            "parameters": {"blob": "z" * HEAVY_VALUE},
+        }
+        await call(session, "execute 0.9 MB", "POST", "execute-notebook", json=body, expect=202)
+
+    async def listing(session: aiohttp.ClientSession) -> None:
+        status, text = await call(
+            session, "notebooks limit=500", "GET", "notebooks", params={"limit": 500}, expect=200
+        )
+        if status == 200:
+            page = json.loads(text)
+            assert len(text) <= 8 * 1024 * 1024 + HEAVY_VALUE, len(text)
+            assert page["count"] == len(page["notebooks"])
+            assert page["count"] >= 1 or page["total"] == 0, page["total"]
+            if page["total"] > page["count"]:
+                assert page["next_offset"] == page["count"], page["next_offset"]
+
+    async def template(session: aiohttp.ClientSession) -> None:
+        await call(
+            session,
+            "get-template 9.9 MB content",
+            "GET",
+            "minio/get-template/heavy/big.ipynb",
+            params={"content": "true"},
+            expect=200,
+        )
+
+    async def oversized(session: aiohttp.ClientSession) -> None:
+        body = {"notebook_path": "heavy/x.ipynb", "parameters": {"blob": "z" * 2_500_000}}
+        await call(session, "submit 2.5 MB", "POST", "submit-notebook", json=body, expect=413)
+
+    url = urlsplit(base + "health")
+    prober = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        PROBE,
+        url.hostname or "127.0.0.1",
+        str(url.port),
+        url.path,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    timeout = aiohttp.ClientTimeout(total=180)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await asyncio.sleep(0.5)  # a few probes at rest first
+        for n in range(rounds):
+            await asyncio.gather(
+                *(submit(session, n * 10 + i) for i in range(4)),
+                put(session),
+                *([run(session)] if n == 0 else []),
+                listing(session),
+                *(template(session) for _ in range(4)),
+                oversized(session),
+            )
+        out, _ = await prober.communicate(b"")  # closes its stdin: the probe stops
+        probe.extend(json.loads(out))
+        for record_id in record_ids:
+            await call(session, "cleanup", "DELETE", f"notebook/{record_id}", expect=204)
+    return probe, statuses, unexpected
+
+
+@pytest.mark.timeout(600)
+async def test_health_answers_while_heavy_requests_run(world: World) -> None:
+    """Large parameter bodies (at the limit and over it), large listings and a large
+    template's content, all at once, with /health polled beside them: every answer is
+    the documented one, the listing's pages are bounded, and the probe's latencies are
+    printed (RELIABILITY.md), not asserted."""
+    svc = world.service
+    r = await asyncio.to_thread(
+        svc.request,
+        "POST",
+        "minio/upload-template",
+        "carol",
+        files={"file": ("big.ipynb", make_notebook(padding=BIG_TEMPLATE_PADDING))},
+        data={"category": "heavy", "overwrite": "true"},
+    )
+    assert r.status_code in (200, 201), r.text
+    probe, statuses, unexpected = await heavy_load(world, rounds=4)
+    report = {
+        "health_probes": len(probe),
+        "health_p50_ms": round(1000 * percentile(probe, 50), 1),
+        "health_p99_ms": round(1000 * percentile(probe, 99), 1),
+        "health_max_ms": round(1000 * max(probe), 1),
+        "statuses": {f"{op} {s}": n for (op, s), n in sorted(statuses.items())},
+    }
+    print("\nHEAVY", json.dumps(report, indent=1))
+    assert not unexpected, unexpected
+    assert not [k for k in statuses if k[1] >= 500], statuses
+    assert statuses[("submit 0.9 MB", 201)] == 16 and statuses[("submit 2.5 MB", 413)] == 4
+    assert statuses[("get-template 9.9 MB content", 200)] == 16, statuses
+    assert statuses[("notebooks limit=500", 200)] == 4, statuses
+    assert statuses[("execute 0.9 MB", 202)] == 1, statuses

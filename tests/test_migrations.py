@@ -53,3 +53,52 @@ def test_downgrade_and_upgrade_again(db_url: str) -> None:
     db.upgrade()
     assert "templates" in inspect(db.engine).get_table_names()
     db.dispose()
+
+
+def test_stored_nan_and_infinity_become_null(tmp_path) -> None:
+    """A SQLite catalog written by an earlier version with ``Infinity`` in a template's
+    defaults and ``NaN`` in an execution's MLflow metrics reads as valid JSON after the
+    upgrade."""
+    import json
+
+    from sqlalchemy import text
+
+    db = Database(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    cfg = alembic_config()
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003_catalog_indexes")
+        params = '[{"name": "t", "default": "1e999", "default_value": Infinity}]'
+        conn.execute(
+            text(
+                "INSERT INTO templates (id, name, category, filename, description, "
+                "current_version, size, sha256, kernel_name, parameters, uploader, "
+                "created_at, updated_at) VALUES (1, 'a/b.ipynb', 'a', 'b.ipynb', '', 1, 1, "
+                "'x', 'python3', :p, 'x', '2026-01-01', '2026-01-01')"
+            ),
+            {"p": params},
+        )
+        runs = '[{"run_id": "r", "metrics": {"loss": NaN, "acc": 0.5}}]'
+        conn.execute(
+            text(
+                "INSERT INTO notebook_executions (id, remote_id, username, notebook_path, "
+                "output_path, kernel_name, parameters, status, cells_done, cells_total, "
+                "mlflow_runs, created_at, updated_at) VALUES (1, '1-x', 'alice', 'a.ipynb', "
+                "'a-run-1.ipynb', '', '{}', 'success', 0, 0, :r, '2026-01-01', '2026-01-01')"
+            ),
+            {"r": runs},
+        )
+    db.upgrade()
+    with db.engine.connect() as conn:
+        stored_params = conn.execute(text("SELECT parameters FROM templates")).scalar_one()
+        stored_runs = conn.execute(text("SELECT mlflow_runs FROM notebook_executions")).scalar()
+
+    def refuse(name: str) -> None:
+        raise ValueError(name)
+
+    assert json.loads(stored_params, parse_constant=refuse)[0]["default_value"] is None
+    assert json.loads(stored_runs, parse_constant=refuse)[0]["metrics"] == {
+        "loss": None,
+        "acc": 0.5,
+    }
+    db.dispose()

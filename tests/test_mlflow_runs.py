@@ -19,6 +19,7 @@ from jupyterhub_templates.errors import Unavailable
 from jupyterhub_templates.execution import mlflow_runs
 from jupyterhub_templates.execution.mlflow_runs import (
     MLflowUnavailable,
+    ensure_experiment,
     filter_string,
     find_runs,
     redact_uri,
@@ -283,3 +284,15 @@ def test_mlflow_run_context_tags_fluent_nested_and_autolog_runs(mlflow_server, u
     for name, run_tags in tags.items():
         assert run_tags[TAG] == "ctx-1", name
         assert run_tags["templates.username"] == "alice", name
+
+
+async def test_ensure_experiment_creates_it_once_however_many_ask(mlflow_server, unique_experiment):
+    """Eight first runs of a template at once: one experiment, and no caller fails."""
+    import asyncio
+
+    ids = await asyncio.gather(
+        *(ensure_experiment(mlflow_server.url, unique_experiment) for _ in range(8))
+    )
+    assert len(set(ids)) == 1, ids
+    assert mlflow_server.experiment_id(unique_experiment) == ids[0]
+    assert await ensure_experiment(mlflow_server.url, unique_experiment) == ids[0]

@@ -170,14 +170,19 @@ def test_unknown_template_and_bad_bodies(svc: ServiceProcess) -> None:
     assert svc.request("POST", "create-from-template", None, json={}).status_code == 403
 
 
-def test_only_admins_create_for_someone_else(svc: ServiceProcess, hub: Hub) -> None:
-    r = create(svc, "alice", username="bob", new_name="from-alice")
-    assert r.status_code == 403
-    assert not (hub.user_dir("bob") / "from-alice.ipynb").exists()
-    r = create(svc, "carol", username="bob", new_name="from-carol")
+def test_only_who_may_reach_a_server_creates_for_its_user(svc: ServiceProcess, hub: Hub) -> None:
+    """Creating in bob's server is writing files as bob: the admin scope alone (carol)
+    does not allow it; access to bob's server (a Hub admin) does."""
+    for caller in ("alice", "carol"):
+        r = create(svc, caller, username="bob", new_name=f"from-{caller}")
+        assert r.status_code == 403, r.text
+        assert not (hub.user_dir("bob") / f"from-{caller}.ipynb").exists()
+    r = create(svc, "admin", username="bob", new_name="from-admin")
     assert r.status_code == 201, r.text
-    assert (hub.user_dir("bob") / "from-carol.ipynb").exists()
+    assert (hub.user_dir("bob") / "from-admin.ipynb").exists()
     assert r.json()["username"] == "bob"
+    r = create(svc, "admin", username="nobody-here", new_name="x")
+    assert r.status_code == 404, r.text
 
 
 def test_a_stopped_server_is_started_first(svc: ServiceProcess, hub: Hub) -> None:

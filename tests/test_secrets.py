@@ -414,3 +414,7 @@ def test_the_scanner_finds_every_encoding() -> None:
     clean.assert_clean()
     with pytest.raises(ValueError):
         SecretScanner({"short": "abc"})
+    # in a log, any credential in a URL counts, known or not; masked ones do not
+    unknown = SecretScanner({"secret": secret})
+    assert unknown.scan_text("log", "GET /x?a=1&token=0123456789abcdef0123 (1.2.3.4)", urls=True)
+    assert not unknown.scan_text("log", "GET /x?token=[secret]&access_token=...", urls=True)

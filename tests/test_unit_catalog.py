@@ -1,17 +1,19 @@
-"""Unit tests of the pieces below HTTP: names, notebooks, cache, signing, logging."""
+"""Unit tests of the pieces below HTTP: names, notebooks, cache, signing, logging, JSON."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 from notebooks import make_notebook
 
+from jupyterhub_templates import jsontext
 from jupyterhub_templates.catalog.cache import ContentCache
 from jupyterhub_templates.catalog.names import check_category, check_filename, split_name
 from jupyterhub_templates.catalog.notebooks import parse_notebook
 from jupyterhub_templates.errors import InvalidInput
-from jupyterhub_templates.service.log import SecretsFilter, scrub_uri
+from jupyterhub_templates.redact import SecretsFilter, scrub_text, scrub_uri
 from jupyterhub_templates.service.signing import sign_download, verify_download
 
 
@@ -147,3 +149,58 @@ def test_secrets_filter_masks_messages_and_args(caplog: pytest.LogCaptureFixture
     assert "supersecretvalue" not in record.getMessage()
     assert "[secret]" in record.getMessage()
     handler.close()
+
+
+def test_credentials_are_masked_by_place_whatever_their_value() -> None:
+    """Tokens the service does not know (a user's, refused) are masked where they sit:
+    in a URL's query, and after ``token``/``bearer``; ordinary words stay."""
+    line = "403 GET /services/templates/x?q=1&token=0123456789abcdef0123456789abcdef (::1)"
+    assert "0123456789abcdef" not in scrub_text(line)
+    assert "q=1&token=[secret] (::1)" in scrub_text(line)
+    header = "Authorization: token 0123456789abcdef0123456789abcdef"
+    assert scrub_text(header) == "Authorization: token [secret]"
+    assert scrub_text("Bearer abcdefghijklmnopqrstuvwxyz") == "Bearer [secret]"
+    plain = "HubAuth cache miss: token::12ab and the token is gone; ?q=token"
+    assert scrub_text(plain) == plain
+    record = logging.getLogger("t").makeRecord(
+        "t", logging.WARNING, __file__, 1, "%d %s", (403, line), None
+    )
+    SecretsFilter([]).filter(record)
+    assert "0123456789abcdef" not in record.getMessage()
+
+
+def test_json_answers_are_strict_and_pages_bounded() -> None:
+    with pytest.raises(ValueError):
+        jsontext.dumps({"x": float("inf")})
+    value = {"a": [1.0, float("nan"), {"b": -float("inf")}], "c": "ok"}
+    assert jsontext.finite(value) == {"a": [1.0, None, {"b": None}], "c": "ok"}
+    same = {"a": [1, 2.5, "x"]}
+    assert jsontext.finite(same) is same and jsontext.is_finite(same)
+    items = [{"i": i, "blob": "x" * 1000} for i in range(50)]
+    page = json.loads(
+        jsontext.page("rows", iter(items), total=60, limit=40, offset=10, max_bytes=10_000)
+    )
+    assert 1 <= page["count"] < 40 and page["count"] == len(page["rows"])
+    assert page["next_offset"] == 10 + page["count"]
+    assert [r["i"] for r in page["rows"]] == list(range(page["count"]))
+    one = json.loads(jsontext.page("rows", iter(items), total=50, limit=5, offset=45, max_bytes=10))
+    assert one["count"] == 1  # always at least one
+    last = json.loads(
+        jsontext.page("rows", iter(items[:3]), total=3, limit=10, offset=0, max_bytes=10**6)
+    )
+    assert last["count"] == 3 and last["next_offset"] is None
+
+
+def test_dunder_names_are_no_parameters() -> None:
+    from jupyterhub_templates.catalog.parameters import check_parameters
+    from jupyterhub_templates.errors import InvalidInput
+    from jupyterhub_templates.server.executor import ExecutorConfig, parse_request
+
+    for name in ("__builtins__", "__name__", "__x__"):
+        with pytest.raises(InvalidInput):
+            check_parameters([], {name: 1}, allow_unknown=True)
+        with pytest.raises(InvalidInput):
+            parse_request(
+                {"id": "a1", "input_path": "x.ipynb", "parameters": {name: 1}}, ExecutorConfig()
+            )
+    assert check_parameters([], {"__x": 1, "match": 2, "_": 3}, allow_unknown=True)

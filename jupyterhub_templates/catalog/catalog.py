@@ -19,6 +19,7 @@ import datetime
 import functools
 import hashlib
 import json
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,7 @@ from sqlalchemy.orm import Session, joinedload
 from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
+from .. import jsontext
 from ..db import Database
 from ..db.models import Template, TemplateVersion, utcnow
 from ..errors import Conflict, InvalidInput, NotFound, TooLarge, Unavailable
@@ -541,7 +543,7 @@ class Catalog(LoggingConfigurable):
             page_dict = self.list(
                 category=category, q=q, limit=limit, offset=offset, sort=sort, order=order
             )
-            return json.dumps({"status": "success", **page_dict}, ensure_ascii=False)
+            return jsontext.dumps({"status": "success", **page_dict})
         plan = self._plan_list(category, q, limit, offset, sort, order)
         page, total_of = plan.statements()
         statement = _json_page_statement(page, sort, order, with_total=plan.known_total is None)
@@ -608,6 +610,36 @@ class Catalog(LoggingConfigurable):
 
         With ``version``, the facts (size, parameters, …) are that version's.
         """
+        info, chosen = self._describe_for_get(name, version)
+        if content:
+            info["content"] = self._content(chosen, self._read(chosen))
+        return info
+
+    def get_json(self, name: str, *, version: int | None = None, content: bool = False) -> bytes:
+        """The answer of ``get-template``, ``{"status": "success", "template": info,
+        **info}`` with :meth:`get`'s ``info``, as JSON bytes.
+
+        The notebook goes in as the bytes the store holds, neither decoded nor encoded:
+        for a 10 MB notebook each of those is one long C call that holds the GIL, so the
+        event loop would stall for as long. That is only done for bytes known to be
+        strict JSON: the ones checked when stored (their hash matches), without a
+        ``NaN`` or ``Infinity`` anywhere; others are decoded, made finite, and encoded.
+        """
+        info, chosen = self._describe_for_get(name, version)
+        if not content:
+            return jsontext.encode({"status": "success", "template": info, **info})
+        data, checked = self._read_checked(chosen)
+        if not checked or b"NaN" in data or b"Infinity" in data:
+            info["content"] = self._content(chosen, data)
+            return jsontext.encode({"status": "success", "template": info, **info})
+        marker = f"\x00{secrets.token_hex(16)}\x00"  # nothing a template says can equal it
+        info["content"] = marker
+        text = jsontext.encode({"status": "success", "template": info, **info})
+        return data.join(text.split(jsontext.encode(marker)))
+
+    def _describe_for_get(
+        self, name: str, version: int | None
+    ) -> tuple[dict[str, Any], TemplateVersion]:
         split_name(name)
         template, versions = self.db.read(lambda session: _find_for_read(session, name))
         info = _describe_template(template)
@@ -625,9 +657,18 @@ class Catalog(LoggingConfigurable):
                 uploader=chosen.uploader,
                 last_modified=isoformat(chosen.created_at),
             )
-        if content:
-            info["content"] = json.loads(self._read(chosen))
-        return info
+        return info, chosen
+
+    def _content(self, chosen: TemplateVersion, data: bytes) -> Any:
+        """The stored notebook decoded, NaN and Infinity made null; Unavailable when the
+        store holds something else than a notebook (changed behind the catalog's back)."""
+        try:
+            return jsontext.finite(json.loads(data))
+        except (ValueError, RecursionError):
+            raise Unavailable(
+                f"The stored content of {chosen.object_key} is not a notebook; an admin "
+                "should run 'jupyterhub-templates sync'."
+            ) from None
 
     def read(self, name: str, version: int | None = None) -> tuple[TemplateVersion, bytes]:
         """A version (default: current) of a template and its bytes."""
@@ -670,9 +711,14 @@ class Catalog(LoggingConfigurable):
         raise NotFound(f"Template {name} has no version {version}.")
 
     def _read(self, v: TemplateVersion) -> bytes:
+        return self._read_checked(v)[0]
+
+    def _read_checked(self, v: TemplateVersion) -> tuple[bytes, bool]:
+        """The version's bytes, and whether they are the ones recorded (their hash
+        matches: checked when read from the store; the cache holds only such bytes)."""
         data = self.cache.get(v.sha256)
         if data is not None:
-            return data
+            return data, True
         try:
             data = self.store.get(v.object_key)
         except ObjectNotFound as e:
@@ -682,11 +728,12 @@ class Catalog(LoggingConfigurable):
             ) from e
         except StoreUnavailable as e:
             raise Unavailable(f"The template store is unavailable: {e}") from e
-        if hashlib.sha256(data).hexdigest() == v.sha256:
+        checked = hashlib.sha256(data).hexdigest() == v.sha256
+        if checked:
             self.cache.put(v.sha256, data)
         else:
             self.log.warning("stored bytes of %s differ from the recorded hash", v.object_key)
-        return data
+        return data, checked
 
     # -- delete -------------------------------------------------------------
 

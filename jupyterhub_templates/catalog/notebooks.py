@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
+from ..jsontext import is_finite
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -73,7 +74,9 @@ def infer_parameters(nb: NotebookNode, kernel_name: str, language: str) -> list[
 
     Each is ``{"name", "type", "annotation", "default", "default_value", "help"}``:
     ``type`` is one of :data:`KNOWN_TYPES` or ``"any"``; ``default`` is the source text;
-    ``default_value`` its JSON value when it is a literal, else None.
+    ``default_value`` its JSON value when it is a literal JSON can hold, else None (an
+    expression, or a literal holding a non-finite number such as ``1e999``, whose type
+    still counts: ``threshold = 1e999`` is a ``float`` with ``default_value`` null).
     """
     from papermill.inspection import _infer_parameters
 
@@ -84,11 +87,12 @@ def infer_parameters(nb: NotebookNode, kernel_name: str, language: str) -> list[
         return []
     params = []
     for p in found:
-        default_value, literal = _literal(p.default)
+        value, literal = _literal(p.default)
+        default_value = value if is_finite(value) else None
         params.append(
             {
                 "name": p.name,
-                "type": _normalize_type(p.inferred_type_name, default_value, literal),
+                "type": _normalize_type(p.inferred_type_name, value, literal),
                 "annotation": "" if p.inferred_type_name == "None" else p.inferred_type_name,
                 "default": p.default,
                 "default_value": default_value,

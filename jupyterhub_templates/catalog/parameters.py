@@ -9,8 +9,9 @@ strings are escaped (``unicode_escape``, then ``"`` → ``\\"``), which is safe 
 So every name and value is checked *before* it reaches papermill:
 
 - names must be plain Python identifiers, not keywords, already NFKC-normalised (Python
-  normalises identifiers, so a fullwidth ``x`` (U+FF58) would silently assign ``x``)
-  and be at most 255 characters long;
+  normalises identifiers, so a fullwidth ``x`` (U+FF58) would silently assign ``x``),
+  not dunder names (``__builtins__``), and at most 255 characters long
+  (:mod:`jupyterhub_templates.parameter_names`);
 - values must be JSON values (None, bool, int, finite float, str, list, dict with str
   keys), nested at most :data:`MAX_DEPTH` deep; NaN and ±Infinity are refused (Python's
   ``json.loads`` accepts them; papermill would render ``float('nan')``);
@@ -28,13 +29,12 @@ parameters inferred from the template (see ``catalog.notebooks.infer_parameters`
 from __future__ import annotations
 
 import json
-import keyword
 import math
 import re
-import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
+from ..parameter_names import MAX_NAME_LENGTH, parameter_name_problem
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 
 #: containers (lists and objects) may nest at most this deep
 MAX_DEPTH = 32
-#: the longest parameter name accepted
-MAX_NAME_LENGTH = 255
 #: how many bad parameters the error message lists (``details`` lists them all)
 MAX_LISTED = 10
 
@@ -98,7 +96,7 @@ def check_parameters(
     accepted: dict[str, Any] = {}
     for name, value in given.items():
         label = _label(name)
-        reason = _name_problem(name)
+        reason = parameter_name_problem(name)
         if reason is None and name not in types and not allow_unknown:
             reason = "not a parameter of this template"
         if reason is None:
@@ -160,7 +158,7 @@ def inject_parameters(
     problems: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, value in parameters.items():
-        reason = _name_problem(name)
+        reason = parameter_name_problem(name)
         if reason is None:
             try:
                 values[name] = _json_value(value)
@@ -231,21 +229,6 @@ def _light_copy(nb: NotebookNode) -> NotebookNode:
 
 
 # -- names ---------------------------------------------------------------------------
-
-
-def _name_problem(name: object) -> str | None:
-    if not isinstance(name, str):
-        return "a parameter name must be a string"
-    if len(name) > MAX_NAME_LENGTH:
-        return f"longer than {MAX_NAME_LENGTH} characters"
-    if not name.isidentifier():
-        return "not a Python identifier"
-    if keyword.iskeyword(name):
-        return "a Python keyword"
-    normal = unicodedata.normalize("NFKC", name)
-    if normal != name:
-        return f"not in NFKC normal form (Python would read it as {normal!r})"
-    return None
 
 
 def _label(name: object) -> str:

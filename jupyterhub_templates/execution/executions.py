@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import jsontext
 from ..catalog.parameters import check_parameters
 from ..errors import Conflict, InvalidInput, NotFound, Unavailable
 from ..hub import ExtensionClient, HubClient, UserServer
@@ -23,7 +24,7 @@ from ..hub.client import ServerNotRunning
 from ..notebooks.creator import notebook_url
 from ..notebooks.paths import clean_notebook_path
 from ..notebooks.records import NotebookRecords
-from .mlflow_runs import MLflowUnavailable, find_runs
+from .mlflow_runs import MLflowUnavailable, ensure_experiment, find_runs
 from .monitor import ExecutionMonitor, is_final
 from .records import ExecutionRecords
 
@@ -49,6 +50,8 @@ class ExecuteRequest:
     output_path: str | None = None
     timeout: float | None = None
     experiment_name: str | None = None
+    #: replace an existing notebook at ``output_path`` (the default output is new)
+    overwrite: bool = False
 
 
 def default_output_path(notebook_path: str, execution_id: int) -> str:
@@ -91,6 +94,8 @@ class Executions:
         self.mlflow_tracking_uri = mlflow_tracking_uri
         self.mlflow_ui_url = mlflow_ui_url or mlflow_tracking_uri
         self.max_timeout = max_timeout
+        #: MLflow experiments known to exist (see _ensure_experiment)
+        self._experiments: set[str] = set()
         self.monitor = ExecutionMonitor(
             records=records,
             hub=hub,
@@ -144,13 +149,15 @@ class Executions:
         """Record the run (pending), hand it to the user's server, follow it.
 
         Returns the record's description. Nothing stays recorded when the server
-        refuses the run (bad path, missing notebook) or cannot be reached.
+        refuses the run (bad path, missing notebook, an existing output without
+        ``overwrite``) or cannot be reached.
         """
-        path, output, parameters = self._check(request)
+        path, output, parameters = await self.run(self._check, request)
         found = await self.run(self.notebooks.latest_at, request.username, path)
         notebook_id, template = found if found else (None, None)
         experiment = request.experiment_name or _experiment_for(template, path)
         server = await self.hub.ensure_running(request.username, self.server_start_timeout)
+        await self._ensure_experiment(experiment)
         record, remote_id = await self.run(
             self.records.create,
             username=request.username,
@@ -172,19 +179,36 @@ class Executions:
             "kernel_name": request.kernel_name,
             "parameters": parameters,
             "timeout": request.timeout,
+            "overwrite": request.overwrite or request.in_place,
             "env": self._env(execution_id, remote_id, request.username, template, path, experiment),
         }
         try:
             # which incarnation of the server takes the run: a later boot id means the
             # server restarted and lost it
             boot_id = (await self.extension.changes(server, ids=[remote_id])).get("boot_id")
-            model = await self.extension.submit(server, spec)
+            # parameters may be large: encoded off the event loop
+            model = await self.extension.submit(server, await self.run(jsontext.encode, spec))
         except BaseException:
             await self.run(self.records.delete, execution_id)
             raise
         self.monitor.watch(request.username)
-        description = await self.monitor.apply(model, boot_id)
+        description = await self.monitor.apply(request.username, model, boot_id)
         return description or record
+
+    async def _ensure_experiment(self, name: str) -> None:
+        """Have the run's MLflow experiment exist before the run starts (two first runs
+        of a template would race to create it); a failure is logged, not fatal: the
+        notebook may not use MLflow, or MLflow may be back by the time it does."""
+        if not self.mlflow_tracking_uri or name in self._experiments:
+            return
+        try:
+            await ensure_experiment(self.mlflow_tracking_uri, name)
+        except MLflowUnavailable as e:
+            log.warning("MLflow experiment %r: %s", name, e.message)
+            return
+        self._experiments.add(name)
+        while len(self._experiments) > 10_000:
+            self._experiments.pop()
 
     def _env(
         self,
@@ -259,7 +283,7 @@ class Executions:
         except Conflict:
             # it ended meanwhile: report what it ended as
             model = await self.extension.get(server, remote_id)
-        updated = await self.monitor.apply(model, boot)
+        updated = await self.monitor.apply(owner, model, boot)
         return updated or await self.run(self.records.get, execution_id)
 
     async def log(self, execution_id: int, username: str | None, offset: int) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
@@ -22,7 +23,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ..errors import Unavailable
 
-__all__ = ["MLflowUnavailable", "filter_string", "find_runs", "redact_uri"]
+__all__ = ["MLflowUnavailable", "ensure_experiment", "filter_string", "find_runs", "redact_uri"]
 
 #: runs per page of ``runs/search`` (MLflow's maximum is 50000; 1000 keeps pages small)
 PAGE_SIZE = 1000
@@ -115,9 +116,17 @@ class _Client:
         self.http = AsyncHTTPClient()
 
     async def call(
-        self, method: str, endpoint: str, *, query: dict[str, str] | None = None, body: Any = None
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        expected_errors: tuple[str, ...] = (),
     ) -> tuple[int, dict[str, Any]]:
-        """(status, JSON body). 404 is returned; other failures raise MLflowUnavailable."""
+        """(status, JSON body). 404 is returned, and so is an error whose MLflow
+        ``error_code`` is one of ``expected_errors``; other failures raise
+        MLflowUnavailable."""
         url = f"{self.base}/api/2.0/mlflow/{endpoint}"
         if query:
             url = f"{url}?{urlencode(query)}"
@@ -149,6 +158,8 @@ class _Client:
             data = None
         if response.code == 404:
             return 404, data if isinstance(data, dict) else {}
+        if isinstance(data, dict) and data.get("error_code") in expected_errors:
+            return response.code, data
         if response.code >= 300 or not isinstance(data, dict):
             detail = ""
             if isinstance(data, dict) and isinstance(data.get("message"), str):
@@ -165,12 +176,14 @@ def _run_summary(run: dict[str, Any], names: dict[str, str], link_base: str) -> 
     info = run.get("info") or {}
     data = run.get("data") or {}
     tags = {t.get("key"): t.get("value") for t in data.get("tags") or []}
-    metrics: dict[str, float] = {}
+    metrics: dict[str, float | None] = {}
     for m in data.get("metrics") or []:
         try:
-            metrics[m["key"]] = float(m["value"])
-        except (KeyError, TypeError, ValueError):
+            value = float(m["value"])
+        except (KeyError, TypeError, ValueError, OverflowError):
             continue
+        # NaN and Infinity (MLflow stores them) are not JSON: null
+        metrics[m["key"]] = value if math.isfinite(value) else None
     run_id = info.get("run_id") or info.get("run_uuid")
     exp_id = info.get("experiment_id")
     return {
@@ -204,6 +217,36 @@ def _parents_first(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(runs, key=lambda r: (depth(r), r["start_time"] or "", r["run_id"] or ""))
 
 
+async def ensure_experiment(tracking_uri: str, name: str, *, timeout: float = 10) -> str:
+    """The id of experiment ``name``, which is created when missing.
+
+    Why: a notebook's first ``mlflow.start_run()`` creates the experiment named by
+    ``MLFLOW_EXPERIMENT_NAME`` when it is missing, and two runs doing so at once race:
+    the loser fails with RESOURCE_ALREADY_EXISTS. Created here before the run is
+    dispatched, where losing that race is harmless. Raises :class:`MLflowUnavailable`.
+    """
+    client = _Client(tracking_uri, timeout)
+    for _ in range(2):
+        status, data = await client.call(
+            "GET", "experiments/get-by-name", query={"experiment_name": name}
+        )
+        experiment = data.get("experiment") if status == 200 else None
+        if isinstance(experiment, dict) and experiment.get("experiment_id"):
+            return str(experiment["experiment_id"])
+        if status == 404 and data.get("error_code") != "RESOURCE_DOES_NOT_EXIST":
+            raise MLflowUnavailable(f"MLflow at {client.base} has no experiments API (404)")
+        status, data = await client.call(
+            "POST",
+            "experiments/create",
+            body={"name": name},
+            expected_errors=("RESOURCE_ALREADY_EXISTS",),
+        )
+        if status == 200 and data.get("experiment_id"):
+            return str(data["experiment_id"])
+        # created by someone else meanwhile: read it
+    raise MLflowUnavailable(f"MLflow at {client.base} neither has nor creates {name!r}")
+
+
 async def find_runs(
     tracking_uri: str,
     execution_id: str,
@@ -217,8 +260,8 @@ async def find_runs(
 
     Each run is a dict: ``run_id``, ``run_name``, ``experiment_id``, ``experiment_name``,
     ``status`` (RUNNING, FINISHED, FAILED, KILLED, SCHEDULED), ``start_time`` and
-    ``end_time`` (ISO 8601 UTC or None), ``metrics`` ({name: latest value}),
-    ``parent_run_id`` (from the ``mlflow.parentRunId`` tag, or None) and ``url``
+    ``end_time`` (ISO 8601 UTC or None), ``metrics`` ({name: latest value, null when
+    not finite}), ``parent_run_id`` (from the ``mlflow.parentRunId`` tag, or None) and ``url``
     (``{ui_url or tracking_uri}/#/experiments/{experiment_id}/runs/{run_id}``, without
     credentials). Top-level runs come first, nested runs after their parents' level; within
     a level, by start time.

@@ -142,9 +142,12 @@ class ExecutionMonitor:
 
     # -- applying changes --------------------------------------------------------
 
-    async def apply(self, model: dict[str, Any], boot_id: str | None) -> dict[str, Any] | None:
-        """Apply one model from the extension; publish it; start final work."""
-        result = await self.run(self.records.apply_remote, model, boot_id)
+    async def apply(
+        self, username: str, model: dict[str, Any], boot_id: str | None
+    ) -> dict[str, Any] | None:
+        """Apply one model from ``username``'s server extension (to that user's records
+        only); publish it; start final work."""
+        result = await self.run(self.records.apply_remote, username, model, boot_id)
         if result is None:
             return None
         execution_id, description, became_final = result
@@ -224,12 +227,12 @@ class ExecutionMonitor:
                     boot_id = data.get("boot_id")
                 known = {str(m.get("id")) for m in data.get("executions", [])}
                 for model in data.get("executions", []):
-                    await self.apply(model, boot_id)
+                    await self.apply(username, model, boot_id)
                 if since is None:
-                    # A full listing: active runs dispatched to a server that no longer
-                    # knows them were lost with it.
+                    # A full listing: active runs dispatched to another incarnation of
+                    # the server, or to this one which no longer knows them, were lost.
                     for execution_id, remote_id, run_boot, _ in active:
-                        if run_boot and remote_id not in known:
+                        if run_boot and (run_boot != boot_id or remote_id not in known):
                             await self.force_final(
                                 execution_id,
                                 "failed",

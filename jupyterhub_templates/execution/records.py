@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from .. import jsontext
 from ..catalog.catalog import isoformat
 from ..db import Database
 from ..db.models import Execution, utcnow
@@ -45,12 +46,16 @@ def _ts(value: datetime.datetime | None) -> str | None:
 
 
 def _parse_ts(value: Any) -> datetime.datetime | None:
-    if not value:
+    """An ISO 8601 time from a server's report (UTC when it names no zone), else None."""
+    if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed
 
 
 def describe_execution(e: Execution, base_url: str = "") -> dict[str, Any]:
@@ -166,7 +171,7 @@ class ExecutionRecords:
                 raise NotFound(f"No execution {execution_id}.")
             return e.username, e.remote_id, e.status, e.server_boot_id
 
-    def list(
+    def list_json(
         self,
         username: str | None,
         *,
@@ -174,7 +179,12 @@ class ExecutionRecords:
         template: str | None,
         limit: int,
         offset: int,
-    ) -> dict[str, Any]:
+        max_bytes: int,
+        decorate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> str:
+        """A page of executions, newest first, as JSON text of at most about
+        ``max_bytes`` (:func:`jupyterhub_templates.jsontext.page`); ``decorate`` adds
+        to each description (the notebook's URL)."""
         query = select(Execution)
         if username is not None:
             query = query.where(Execution.username == username)
@@ -185,14 +195,20 @@ class ExecutionRecords:
         with self.db.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = session.scalars(
-                query.order_by(Execution.id.desc()).limit(limit).offset(offset)
-            ).all()
-            return {
-                "executions": [self.describe(e) for e in rows],
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-            }
+                query.order_by(Execution.id.desc())
+                .limit(limit)
+                .offset(offset)
+                .execution_options(yield_per=50)
+            )
+            described = (self.describe(e) for e in rows)
+            return jsontext.page(
+                "executions",
+                (decorate(d) for d in described) if decorate else described,
+                total=total,
+                limit=limit,
+                offset=offset,
+                max_bytes=max_bytes,
+            )
 
     def active_users(self) -> list[str]:
         """Users with a pending or running execution."""
@@ -217,40 +233,51 @@ class ExecutionRecords:
             return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def apply_remote(
-        self, model: dict[str, Any], boot_id: str | None = None
+        self, username: str, model: dict[str, Any], boot_id: str | None = None
     ) -> tuple[int, dict[str, Any], bool] | None:
-        """Apply the extension's model of a run to its record.
+        """Apply a model that ``username``'s server reported for one of its runs.
 
-        Returns ``(id, description, became_final)``, or None when no record has that
-        remote id. A record already final is left as it is.
+        Returns ``(id, description, became_final)``, or None when that user has no
+        record with the model's remote id. A server reports for its own user only: its
+        code is the user's, so a model naming another user's run (remote ids are no
+        secret: they are the ``templates.run_key`` tag in MLflow) changes nothing. A
+        record that one incarnation of the server (``boot_id``) took is changed only by
+        reports of that incarnation. A record already final is left as it is.
         """
         remote_id = str(model.get("id", ""))
         with self.db.write_session() as session:
             e = session.scalars(
-                select(Execution).where(Execution.remote_id == remote_id)
+                select(Execution).where(
+                    Execution.remote_id == remote_id, Execution.username == username
+                )
             ).one_or_none()
             if e is None:
                 return None
             if e.status in FINAL:
+                return e.id, self.describe(e), False
+            if boot_id and e.server_boot_id and boot_id != e.server_boot_id:
                 return e.id, self.describe(e), False
             status = model.get("status")
             if status not in STATUSES:
                 return e.id, self.describe(e), False
             if boot_id and not e.server_boot_id:
                 e.server_boot_id = boot_id
-            progress = model.get("progress") or {}
-            e.cells_done = int(progress.get("cells_done") or 0)
-            e.cells_total = int(progress.get("cells_total") or 0)
-            current = progress.get("current_cell")
-            e.current_cell = int(current) if isinstance(current, int) else None
+            # the model comes from code the user controls: every field is checked
+            progress = model.get("progress")
+            progress = progress if isinstance(progress, dict) else {}
+            e.cells_done = _count(progress.get("cells_done")) or 0
+            e.cells_total = _count(progress.get("cells_total")) or 0
+            e.current_cell = _count(progress.get("current_cell"))
             e.start_time = _parse_ts(model.get("started")) or e.start_time
-            if model.get("kernel_name"):
-                e.kernel_name = str(model["kernel_name"])[:255]
+            if isinstance(model.get("kernel_name"), str) and model["kernel_name"]:
+                e.kernel_name = model["kernel_name"][:255]
             e.status = status
             final = status in FINAL
             if final:
                 e.end_time = _parse_ts(model.get("finished")) or utcnow()
                 error = model.get("error") or None
+                if not isinstance(error, dict):
+                    error = None
                 if status == "failed":
                     error = error or {"reason": "error", "ename": None, "evalue": None}
                 if error:
@@ -258,8 +285,7 @@ class ExecutionRecords:
                     e.reason = reason if reason in REASONS else "error"
                     e.error_name = _short(error.get("ename"), 255)
                     e.error_message = _short(error.get("evalue"), 4000)
-                    cell = error.get("cell_index")
-                    e.error_cell = cell if isinstance(cell, int) else None
+                    e.error_cell = _count(error.get("cell_index"))
             e.updated_at = utcnow()
             session.commit()
             return e.id, self.describe(e), final
@@ -293,6 +319,13 @@ class ExecutionRecords:
                 e.mlflow_runs = runs
                 e.updated_at = utcnow()
                 session.commit()
+
+
+def _count(value: Any) -> int | None:
+    """``value`` when it is an integer a database column holds (0 to 2**31 - 1)."""
+    if type(value) is int and 0 <= value < 2**31:
+        return value
+    return None
 
 
 def _short(value: Any, limit: int) -> str | None:

@@ -1,8 +1,10 @@
-"""The service's outbound calls: the Hub REST API and users' servers (contents API and
-the server extension), always with the service's own token, through the Hub's proxy."""
+"""The service's outbound calls: the Hub REST API with the service's own token, and
+users' servers (contents API and the server extension) through the Hub's proxy with a
+token the Hub minted for each server's owner (:mod:`.tokens`)."""
 
 from .client import HubClient, UserServer
 from .contents import ContentsClient
 from .extension import ExtensionClient
+from .tokens import ServerTokens
 
-__all__ = ["ContentsClient", "ExtensionClient", "HubClient", "UserServer"]
+__all__ = ["ContentsClient", "ExtensionClient", "HubClient", "ServerTokens", "UserServer"]

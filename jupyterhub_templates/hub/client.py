@@ -1,5 +1,9 @@
 """The Hub REST API (users, their servers) and requests to users' servers.
 
+Two credentials, never mixed: the service's own token goes to the Hub API only; a
+request to a user's server carries a token the Hub minted for that user
+(:mod:`.tokens`), which opens nothing that user could not open already.
+
 Every call is async (Tornado's AsyncHTTPClient): nothing here blocks the event loop.
 Failures map to the project's errors: an unreachable Hub or server is
 :class:`~jupyterhub_templates.errors.Unavailable` (503), an unknown user
@@ -18,12 +22,26 @@ from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
-from ..errors import Conflict, InvalidInput, NotAllowed, NotFound, TemplatesError, Unavailable
+from ..errors import (
+    BadGateway,
+    Conflict,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    TemplatesError,
+    Unavailable,
+)
+from .tokens import ServerTokens
 
 log = logging.getLogger(__name__)
 
 #: answers only the proxy or the Hub give, meaning "this user's server is not there"
 SERVER_GONE = (424, 502, 503)
+#: the largest answer read from the Hub or a user's server (a log page is at most 1 MiB
+#: of text); a server answering more is treated as unreachable
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+#: answers larger than this are decoded in a worker thread, not on the event loop
+DECODE_OFF_LOOP_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,11 +73,13 @@ class ServerFailed(Unavailable):
 
 
 class HubClient:
-    """The Hub REST API and the proxy, with the service's token.
+    """The Hub REST API with the service's token, and users' servers through the proxy
+    with each user's own server token (:class:`~.tokens.ServerTokens`).
 
     ``api_url`` is the Hub API (``$JUPYTERHUB_API_URL``); ``proxy_url`` the public
     side of the Hub's proxy (``http://127.0.0.1:8000``), through which users' servers
-    are reached at ``/user/<name>/``.
+    are reached at ``/user/<name>/``. ``server_token_lifetime``: seconds each minted
+    server token lives.
     """
 
     def __init__(
@@ -70,14 +90,18 @@ class HubClient:
         *,
         request_timeout: float = 30.0,
         max_clients: int = 100,
+        server_token_lifetime: int = 3600,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.proxy_url = proxy_url.rstrip("/")
         self._token = token
+        self.tokens = ServerTokens(self, lifetime=server_token_lifetime)
         self.request_timeout = request_timeout
         # A client of our own (not the shared singleton): long polls must not starve
         # the Hub API calls of connections.
-        self.http = AsyncHTTPClient(force_instance=True, max_clients=max_clients)
+        self.http = AsyncHTTPClient(
+            force_instance=True, max_clients=max_clients, max_body_size=MAX_ANSWER_BYTES
+        )
         # username -> (running server, time.monotonic() when the Hub said so)
         self._running: dict[str, tuple[UserServer, float]] = {}
 
@@ -86,22 +110,33 @@ class HubClient:
 
     # -- plumbing --------------------------------------------------------------
 
+    async def close_tokens(self, timeout: float = 5.0) -> None:
+        """Revoke the server tokens minted by this process (best effort)."""
+        await self.tokens.revoke_all(timeout)
+
     async def fetch(
         self,
         url: str,
         method: str = "GET",
         body: Any = None,
         *,
+        token: str | None = None,
         timeout: float | None = None,
         what: str = "the Hub",
     ) -> HTTPResponse:
-        """One request with the service's token; raises HTTPClientError for 4xx/5xx
-        answers and :class:`Unavailable` when nothing answers.
+        """One request; raises HTTPClientError for 4xx/5xx answers and
+        :class:`Unavailable` when nothing answers.
 
+        ``token`` is the credential to send; None means the service's own, which only
+        the Hub API may receive (anything else is refused here, before a byte is sent).
         ``body`` is sent as JSON: ``bytes`` as they are (already encoded, e.g. in a worker
         thread, so that a large body is not encoded on the event loop), anything else
         through ``json.dumps``."""
-        headers = {"Authorization": f"token {self._token}", "Accept": "application/json"}
+        if token is None:
+            if not url.startswith(self.api_url + "/"):
+                raise ValueError("the service's token is sent to the Hub API only")
+            token = self._token
+        headers = {"Authorization": f"token {token}", "Accept": "application/json"}
         data = None
         if isinstance(body, bytes):
             data = body
@@ -141,14 +176,22 @@ class HubClient:
 
     # -- users and servers -------------------------------------------------------
 
-    async def get_server(self, username: str) -> UserServer:
-        """The user's default server; NotFound when the Hub has no such user."""
+    async def get_user(self, username: str) -> dict[str, Any]:
+        """The Hub's model of the user (name, groups, servers); NotFound when the Hub
+        has no such user."""
         try:
             model = await self.api("GET", f"/users/{quote(username, safe='')}")
         except HTTPClientError as e:
             if e.code == 404:
                 raise NotFound(f"JupyterHub has no user {username!r}.") from None
             raise Unavailable(f"The Hub API refused to describe {username!r} ({e.code}).") from None
+        if not isinstance(model, dict):
+            raise Unavailable(f"The Hub API did not describe {username!r}.")
+        return model
+
+    async def get_server(self, username: str) -> UserServer:
+        """The user's default server; NotFound when the Hub has no such user."""
+        model = await self.get_user(username)
         server = (model.get("servers") or {}).get("")
         if not server:
             result = UserServer(username, "", False, model.get("pending"))
@@ -226,16 +269,49 @@ class HubClient:
         *,
         timeout: float | None = None,
     ) -> Any:
-        """A JSON request to ``path`` under the user's server, through the proxy.
+        """A JSON request to ``path`` under the user's server, through the proxy, with
+        the user's own server token.
 
         4xx answers raise HTTPClientError (the caller maps them); a server that is
         gone raises :class:`ServerNotRunning`, a 5xx from the server itself
-        :class:`ServerFailed`.
+        :class:`ServerFailed`. A token the Hub will not mint is :class:`Unavailable`
+        (:class:`NotFound` for a user the Hub no longer has), not a stopped server.
+        A cached token the server refuses (403: revoked by its owner, or the user
+        created again) is replaced by a new one and the request sent once more: a
+        refused request did nothing.
         """
+        cached = self.tokens.cached(server.username)
+        token = cached or await self.tokens.token_for(server.username)
+        try:
+            response = await self._server_fetch(server, path, method, body, token, timeout)
+        except HTTPClientError as e:
+            if e.code != 403 or cached is None:
+                raise
+            self.tokens.discard(server.username, token)
+            token = await self.tokens.token_for(server.username)
+            response = await self._server_fetch(server, path, method, body, token, timeout)
+        if response.code == 204 or not response.body:
+            return None
+        try:
+            if len(response.body) > DECODE_OFF_LOOP_BYTES:
+                return await asyncio.to_thread(json.loads, response.body)
+            return json.loads(response.body)
+        except (ValueError, RecursionError):
+            raise BadGateway(f"The server of {server.username!r} answered with no JSON.") from None
+
+    async def _server_fetch(
+        self,
+        server: UserServer,
+        path: str,
+        method: str,
+        body: Any,
+        token: str,
+        timeout: float | None,
+    ) -> HTTPResponse:
         url = f"{self.proxy_url}{server.url}{path}"
         what = f"The server of {server.username!r}"
         try:
-            response = await self.fetch(url, method, body, timeout=timeout, what=what)
+            return await self.fetch(url, method, body, token=token, timeout=timeout, what=what)
         except Unavailable as e:
             self.forget(server.username)
             raise ServerNotRunning(e.message) from None
@@ -246,9 +322,6 @@ class HubClient:
             if e.code >= 500:
                 raise ServerFailed(f"{what} answered {e.code}.", e.code) from None
             raise
-        if response.code == 204 or not response.body:
-            return None
-        return json.loads(response.body)
 
 
 def _is_json(response: HTTPResponse | None) -> bool:

@@ -7,6 +7,8 @@ Paths are API paths relative to the server's root (``notebooks/run.ipynb``), che
 from __future__ import annotations
 
 import json
+import time
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +16,11 @@ from tornado.httpclient import HTTPClientError
 
 from ..errors import Conflict, InvalidInput
 from .client import HubClient, ServerFailed, UserServer, remote_error
+
+#: how long a folder seen in a user's server is taken to still be there (seconds)
+FOLDER_MEMORY_SECONDS = 60.0
+#: folders remembered at most, across users
+MAX_FOLDERS = 10_000
 
 
 def _url(path: str) -> str:
@@ -25,6 +32,23 @@ class ContentsClient:
 
     def __init__(self, hub: HubClient) -> None:
         self.hub = hub
+        # (user, folder) -> when it was last seen: a notebook is written into a folder
+        # known to exist with one PUT; into another one, the folders are made first,
+        # since a PUT into a missing folder makes jupyter_server log an error (and 500)
+        self._folders: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def _known_folder(self, username: str, folder: str) -> bool:
+        seen = self._folders.get((username, folder))
+        if seen is None or time.monotonic() - seen > FOLDER_MEMORY_SECONDS:
+            return False
+        self._folders.move_to_end((username, folder))
+        return True
+
+    def _saw_folder(self, username: str, folder: str) -> None:
+        self._folders[(username, folder)] = time.monotonic()
+        self._folders.move_to_end((username, folder))
+        while len(self._folders) > MAX_FOLDERS:
+            self._folders.popitem(last=False)
 
     async def kind(self, server: UserServer, path: str) -> str | None:
         """``file``, ``notebook`` or ``directory`` when ``path`` exists, else None."""
@@ -67,24 +91,29 @@ class ContentsClient:
         folders on the way.
 
         ``notebook`` is nbformat JSON, or the whole contents-API body already encoded
-        (``notebook_body``). One PUT when the folder exists; only when the server fails
-        it are the path and its folders looked at: a folder at ``path`` or a file in
-        the way of a folder is a :class:`Conflict`, missing folders are created and the
-        PUT is tried once more.
+        (``notebook_body``). One PUT when the folder was seen in the last minute;
+        otherwise its missing folders are created first. When the server fails the PUT
+        anyway, the path and its folders are looked at: a folder at ``path`` or a file
+        in the way of a folder is a :class:`Conflict`, missing folders (deleted
+        meanwhile) are created and the PUT is tried once more.
         """
         body = notebook if isinstance(notebook, bytes) else notebook_body(notebook)
+        parent = path.strip("/").rpartition("/")[0]
+        if parent and not self._known_folder(server.username, parent):
+            await self.ensure_directory(server, parent)
         try:
             await self._put(server, path, body)
         except ServerFailed:
             # Jupyter answers 500 for a missing parent folder and for a folder at path.
             if await self.kind(server, path) == "directory":
                 raise Conflict(f"{path!r} is a folder.") from None
-            parent = path.strip("/").rpartition("/")[0]
             if not parent:
                 raise
             # Tried again also when another request created the folders meanwhile.
             await self.ensure_directory(server, parent)
             await self._put(server, path, body)
+        if parent:
+            self._saw_folder(server.username, parent)
 
     async def remove_file(self, server: UserServer, path: str) -> bool:
         """Delete the file at ``path``; best effort: whether it went (never raises)."""

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
+from .. import jsontext
 from ..catalog.catalog import isoformat
 from ..db import Database
 from ..db.models import Notebook, NotebookParam, utcnow
@@ -195,9 +196,17 @@ class NotebookRecords:
                 raise NotFound(f"No notebook {notebook_id}.")
             return describe_notebook(nb)
 
-    def list(
-        self, username: str | None, *, template: str | None, limit: int, offset: int
-    ) -> dict[str, Any]:
+    def list_json(
+        self,
+        username: str | None,
+        *,
+        template: str | None,
+        limit: int,
+        offset: int,
+        max_bytes: int,
+    ) -> str:
+        """A page of notebook records, newest first, as JSON text of at most about
+        ``max_bytes`` (:func:`jupyterhub_templates.jsontext.page`)."""
         query = select(Notebook)
         if username is not None:
             query = query.where(Notebook.username == username)
@@ -210,13 +219,16 @@ class NotebookRecords:
                 .order_by(Notebook.id.desc())
                 .limit(limit)
                 .offset(offset)
-            ).all()
-            return {
-                "notebooks": [describe_notebook(nb) for nb in rows],
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-            }
+                .execution_options(yield_per=50)
+            )
+            return jsontext.page(
+                "notebooks",
+                (describe_notebook(nb) for nb in rows),
+                total=total,
+                limit=limit,
+                offset=offset,
+                max_bytes=max_bytes,
+            )
 
     def update(
         self,

@@ -12,6 +12,7 @@ import os
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Integer, Unicode, default
 
+from ..redact import install_secrets_filter
 from .executor import Executor, ExecutorConfig
 from .handlers import EXECUTOR_SETTING, handlers
 from .paths import answer_symlink_loops, refuse_writes_outside_root
@@ -109,8 +110,14 @@ class TemplatesExtensionApp(ExtensionApp):
     executor: Executor
 
     def initialize_settings(self) -> None:
-        """Create the executor on the contents manager's root folder."""
+        """Mask credentials in the server's log; create the executor on the contents
+        manager's root folder."""
         assert self.serverapp is not None
+        # Tornado's warning lines quote whole URLs (?token=...); the server's own token
+        # is masked wherever it appears
+        install_secrets_filter(
+            [self.serverapp.log, self.log], [os.environ.get("JUPYTERHUB_API_TOKEN", "")]
+        )
         contents_manager = self.serverapp.contents_manager
         if self.confine_saves_to_root:
             contents_manager.register_pre_save_hook(refuse_writes_outside_root)

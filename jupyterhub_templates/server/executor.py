@@ -27,7 +27,6 @@ import asyncio
 import codecs
 import contextlib
 import json
-import keyword
 import logging
 import math
 import os
@@ -42,6 +41,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound
+from ..parameter_names import parameter_name_problem
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 ENV_NAME_RE = re.compile(r"(MLFLOW_[A-Z0-9_]+|JUPYTERHUB_TEMPLATES_[A-Z0-9_]+)")
@@ -309,6 +309,9 @@ class Request:
     parameters: dict[str, Any]
     timeout: float
     env: dict[str, str]
+    #: replace a notebook already at ``output_path`` (always when the body names none:
+    #: a run in place)
+    overwrite: bool = False
 
 
 def parse_request(body: Any, config: ExecutorConfig) -> Request:
@@ -341,9 +344,14 @@ def parse_request(body: Any, config: ExecutorConfig) -> Request:
     if not isinstance(parameters, dict):
         raise InvalidInput("parameters must be a JSON object")
     for name, value in parameters.items():
-        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-            raise InvalidInput(f"parameter name {name!r} is not a Python identifier")
+        problem = parameter_name_problem(name)
+        if problem is not None:
+            raise InvalidInput(f"parameter name {str(name)[:64]!r}: {problem}")
         check_json_value(value, f"parameters.{name}")
+
+    overwrite = body.get("overwrite", False)
+    if not isinstance(overwrite, bool):
+        raise InvalidInput("overwrite must be true or false")
 
     timeout = body.get("timeout")
     if timeout is None:
@@ -376,6 +384,8 @@ def parse_request(body: Any, config: ExecutorConfig) -> Request:
         parameters=parameters,
         timeout=float(timeout),
         env=dict(env),
+        # no output_path: a run in place, which replaces its notebook by definition
+        overwrite=overwrite or raw_output is None,
     )
 
 
@@ -387,6 +397,8 @@ def _prepare_paths(root_dir: str, req: Request) -> tuple[str, str, str]:
         raise NotFound(f"no notebook at {req.input_path}")
     if os.path.isdir(os_output):
         raise InvalidInput("output_path is a folder")
+    if not req.overwrite and os.path.lexists(os_output):
+        raise Conflict(f"{req.output_path} exists; set overwrite to replace it")
     parent = os.path.dirname(os_output)
     if not os.path.isdir(parent):
         try:

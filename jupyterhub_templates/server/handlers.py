@@ -2,8 +2,9 @@
 
 Thin handlers: parse the request, call the :class:`~.executor.Executor`, shape the answer.
 Authentication and authorization are jupyter_server's (in a JupyterHub single-user server:
-the owner, or a token holding ``access:servers`` such as the Hub service's); a request
-without credentials gets 403. Errors are ``{"status": "error", "message": ...}``.
+the owner, whose tokens include the one the Hub service has the Hub mint for that owner
+to reach this server); a request without credentials gets 403. Errors are
+``{"status": "error", "message": ...}``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class BaseHandler(APIHandler):
             if isinstance(exc, web.HTTPError):
                 message = exc.reason or message
                 if exc.log_message:
-                    message = exc.log_message % exc.args if exc.args else exc.log_message
+                    # tornado doubles every % of a message given without arguments
+                    message = exc.log_message % exc.args
             elif status_code >= 500:
                 message = "internal server error"
         if status_code == 403 and not self.current_user:

@@ -23,6 +23,7 @@ from tornado.httpserver import HTTPServer
 from traitlets import Bool, Bytes, Float, Int, Type, Unicode, default, validate
 from traitlets.config import Application, catch_config_error
 
+from .. import jsontext
 from .._version import __version__
 from ..catalog import Catalog
 from ..db import Database, safe_url
@@ -35,7 +36,7 @@ from ..notebooks.records import NotebookRecords
 from ..stores.base import TemplateStore
 from ..stores.directory import DirectoryTemplateStore
 from ..stores.s3 import S3TemplateStore
-from .handlers.base import ADMIN_SCOPE_SETTING, NotFoundHandler
+from .handlers.base import ADMIN_SCOPE_SETTING, MAX_BODY_SETTING, NotFoundHandler
 from .handlers.catalog import catalog_routes
 from .handlers.executions import execution_routes
 from .handlers.health import HealthChecker, HealthHandler
@@ -183,6 +184,39 @@ class TemplatesService(Application):
         "custom_scopes).",
     ).tag(config=True)
 
+    auth_cache_max_age = Int(
+        10,
+        help="""Seconds the service reuses the Hub's answer about a token for reads.
+
+        Privileged actions (template uploads and deletes, acting for another user,
+        reading or changing other users' records) always ask the Hub afresh, so an
+        expired or revoked token, a deleted user or a lost role stops them at once;
+        other requests see such a change within this many seconds. At least 1
+        (JupyterHub's HubAuth reads 0 as "forever").
+        """,
+    ).tag(config=True)
+
+    @validate("auth_cache_max_age")
+    def _positive_cache_age(self, proposal: Any) -> int:
+        return max(1, int(proposal["value"]))
+
+    max_body_bytes = Int(
+        1024 * 1024,
+        help="""The largest JSON request body, in bytes (parameters included); larger
+        ones get 413 with the JSON error, through the proxy too. Template uploads have
+        their own limit (Catalog.max_upload_bytes).
+        """,
+    ).tag(config=True)
+
+    max_answer_bytes = Int(
+        8 * 1024 * 1024,
+        help="""The largest page of a listing of records (GET /notebooks, GET
+        /executions), in bytes of JSON: a page ends early rather than grow beyond it
+        (its next_offset says where the next one starts). A page always holds at least
+        one record.
+        """,
+    ).tag(config=True)
+
     max_workers = Int(
         8,
         help="Worker threads for database, store and file work (never on the event loop).",
@@ -237,7 +271,8 @@ class TemplatesService(Application):
 
     proxy_url = Unicode(
         help="""URL of the Hub's proxy as the service reaches it; users' servers are
-        reached through it at /user/<name>/ with the service's token.
+        reached through it at /user/<name>/, each with a token of its owner's
+        (server_token_lifetime).
 
         Default: $JUPYTERHUB_TEMPLATES_PROXY_URL, else http://127.0.0.1:8000.
         """,
@@ -258,6 +293,18 @@ class TemplatesService(Application):
     @default("public_url")
     def _default_public_url(self) -> str:
         return _env("JUPYTERHUB_PUBLIC_URL", self.proxy_url).rstrip("/")
+
+    server_token_lifetime = Int(
+        3600,
+        help="""Lifetime (seconds, at least 60) of the tokens that reach users' servers.
+
+        The service never sends its own token to a user's server, whose code the user
+        controls: for each user it has the Hub mint a token *of that user* holding only
+        access:servers!user=<name>, keeps it in memory, renews it before it expires
+        (with a quarter of its lifetime, at most 15 minutes, left) and revokes it when
+        the service stops. A Hub with a lower token_expires_in_max_seconds caps it.
+        """,
+    ).tag(config=True)
 
     server_start_timeout = Float(
         60.0,
@@ -386,6 +433,8 @@ class TemplatesService(Application):
             install_secrets_filter([self.log], [secret_key])
         self.catalog = Catalog(self.db, self.store, parent=self, log=self.log)
         self.executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="templates")
+        # work on large payloads waits here for its turn, not in a worker thread
+        self.bulk_executor = ThreadPoolExecutor(1, thread_name_prefix="templates-bulk")
         self.log.info("database: %s", safe_url(self.db_url))
         self.log.info("template store: %s", self.store.describe())
         if self.load_examples:
@@ -422,6 +471,16 @@ class TemplatesService(Application):
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    async def run_bulk(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Run blocking ``fn``, work on a large payload, in the one lane for such work
+        (:data:`jupyterhub_templates.jsontext.BULK`)."""
+
+        def locked() -> Any:
+            with jsontext.BULK:
+                return fn(*args, **kwargs)
+
+        return await asyncio.get_running_loop().run_in_executor(self.bulk_executor, locked)
+
     async def run_blocking(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         """Run blocking ``fn`` in the worker pool."""
         loop = asyncio.get_running_loop()
@@ -429,7 +488,12 @@ class TemplatesService(Application):
 
     def init_servers(self) -> None:
         """Clients of the Hub and users' servers; notebook creation; executions."""
-        self.hub = HubClient(self.hub_auth.api_url, self.hub_auth.api_token, self.proxy_url)
+        self.hub = HubClient(
+            self.hub_auth.api_url,
+            self.hub_auth.api_token,
+            self.proxy_url,
+            server_token_lifetime=self.server_token_lifetime,
+        )
         self.notebook_records = NotebookRecords(self.db)
         self.creator = NotebookCreator(
             catalog=self.catalog,
@@ -458,7 +522,8 @@ class TemplatesService(Application):
 
     def make_app(self) -> web.Application:
         """The Tornado application with every route under :attr:`base_url`."""
-        self.hub_auth = HubOAuth(parent=self, cache_max_age=60)
+        self.hub_auth = HubOAuth(parent=self, cache_max_age=self.auth_cache_max_age)
+        self.health = HealthChecker(self, self.health_cache_seconds)
         self.init_servers()
         prefix = self.base_url
         routes: list[Any] = [
@@ -477,6 +542,7 @@ class TemplatesService(Application):
             "catalog": self.catalog,
             "executor": self.executor,
             "hub_auth": self.hub_auth,
+            "hub": self.hub,
             "creator": self.creator,
             "notebook_records": self.notebook_records,
             "executions": self.executions,
@@ -484,8 +550,10 @@ class TemplatesService(Application):
             "max_execution_timeout": self.max_execution_timeout,
             "base_url": prefix,
             "download_secret": self.download_url_secret,
-            "health": HealthChecker(self, self.health_cache_seconds),
+            "health": self.health,
             ADMIN_SCOPE_SETTING: self.admin_scope,
+            MAX_BODY_SETTING: self.max_body_bytes,
+            "max_answer_bytes": self.max_answer_bytes,
             "cookie_secret": self.cookie_secret,
             "log_function": log_request,
             "default_handler_class": NotFoundHandler,
@@ -497,8 +565,8 @@ class TemplatesService(Application):
         """Listen on :attr:`bind_url`; return the server (tests stop it)."""
         url = urlparse(self.bind_url)
         app = self.make_app()
-        # Uploads stream and enforce their own limit; this caps every other body.
-        self.http_server = HTTPServer(app, xheaders=True, max_body_size=4 * 1024 * 1024)
+        # Every route streams its body and sets its own limit (BaseHandler.prepare).
+        self.http_server = HTTPServer(app, xheaders=True, max_body_size=self.max_body_bytes)
         self.http_server.listen(url.port or 80, url.hostname or "127.0.0.1")
         await self.executions.start()
         self.log.info("jupyterhub-templates %s listening on %s", __version__, self.bind_url)
@@ -509,8 +577,12 @@ class TemplatesService(Application):
             self.http_server.stop()
             await self.executions.stop()
             await self.http_server.close_all_connections()
+            await self.hub.close_tokens()
             self.hub.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.bulk_executor.shutdown(wait=False, cancel_futures=True)
+        if getattr(self, "health", None) is not None:
+            self.health.close()
         self.db.dispose()
 
     def start(self) -> None:

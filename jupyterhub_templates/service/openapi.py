@@ -53,7 +53,11 @@ def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
             },
             "annotation": {"type": "string"},
             "default": {"type": "string", "description": "The default's source text."},
-            "default_value": {"description": "The default as JSON, when it is a literal."},
+            "default_value": {
+                "description": "The default as JSON when it is a literal JSON can hold; "
+                "null for an expression or a non-finite number (1e999): see default.",
+                "nullable": True,
+            },
             "help": {"type": "string"},
         },
     }
@@ -493,7 +497,8 @@ def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
                     403: "Not authenticated, or not allowed",
                     404: "Not found",
                     409: "Conflict with what exists",
-                    413: "Upload over the size limit",
+                    413: "Body over the size limit (max_body_bytes; uploads: max_upload_bytes)",
+                    502: "The user's server answered with something other than its API",
                     503: "The database, the store, the Hub or the user's server is unavailable",
                 }.items()
             },

@@ -30,7 +30,8 @@ WHOSE = [
     {
         "name": "username",
         "in": "query",
-        "description": "Another user's (admins only).",
+        "description": "Another user's: for holders of custom:templates:admin, or who may "
+        "reach that user's server in JupyterHub.",
         "schema": {"type": "string"},
     },
     {
@@ -41,6 +42,25 @@ WHOSE = [
     },
     {"name": "template", "in": "query", "schema": {"type": "string"}},
 ]
+
+#: who may name another user in a body
+ACT_FOR = (
+    "Act for another user: needs access to their server in JupyterHub "
+    "(access:servers!user=<name>, e.g. a Hub admin); 404 for a user the Hub does not have."
+)
+#: the fields every bounded listing adds
+PAGE_FIELDS = {
+    "total": {"type": "integer"},
+    "limit": {"type": "integer"},
+    "offset": {"type": "integer"},
+    "count": {"type": "integer", "description": "Records on this page."},
+    "next_offset": {
+        "type": "integer",
+        "nullable": True,
+        "description": "Where the next page starts (null after the last). A page may hold "
+        "fewer than limit records: it ends before it passes max_answer_bytes.",
+    },
+}
 
 STATUSES = ["pending", "running", "success", "failed", "cancelled"]
 REASONS = ["cell error", "kernel died", "timeout", "kernel not found", "server stopped", "error"]
@@ -61,7 +81,7 @@ def schemas() -> dict[str, Any]:
                 },
                 "new_name": {"type": "string", "example": "my_automl_run.ipynb"},
                 "parameters": {"type": "object", "additionalProperties": True},
-                "username": {"type": "string", "description": "Another user (admins only)."},
+                "username": {"type": "string", "description": ACT_FOR},
                 "allow_unknown": {"type": "boolean", "default": False},
                 "overwrite": {"type": "boolean", "default": False},
                 "version": {"type": "integer", "minimum": 1},
@@ -106,12 +126,10 @@ def schemas() -> dict[str, Any]:
         },
         "NotebookPage": {
             "type": "object",
-            "required": ["notebooks", "total", "limit", "offset"],
+            "required": ["notebooks", "total", "limit", "offset", "count", "next_offset"],
             "properties": {
                 "notebooks": {"type": "array", "items": _ref("Notebook")},
-                "total": {"type": "integer"},
-                "limit": {"type": "integer"},
-                "offset": {"type": "integer"},
+                **PAGE_FIELDS,
             },
         },
         "ExecuteRequest": {
@@ -119,7 +137,7 @@ def schemas() -> dict[str, Any]:
             "required": ["notebook_path"],
             "properties": {
                 "notebook_path": {"type": "string", "example": "notebooks/my_automl_run.ipynb"},
-                "username": {"type": "string", "description": "Another user (admins only)."},
+                "username": {"type": "string", "description": ACT_FOR},
                 "kernel_name": {"type": "string", "default": "mlflow_kernel"},
                 "parameters": {"type": "object", "additionalProperties": True},
                 "output_path": {
@@ -129,6 +147,11 @@ def schemas() -> dict[str, Any]:
                 },
                 "timeout": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
                 "experiment_name": {"type": "string"},
+                "overwrite": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Replace a notebook already at output_path (409 otherwise).",
+                },
             },
         },
         "Execution": {
@@ -205,7 +228,11 @@ def schemas() -> dict[str, Any]:
                 "status": nullable_str,
                 "start_time": nullable_str,
                 "end_time": nullable_str,
-                "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+                "metrics": {
+                    "type": "object",
+                    "description": "Latest value per metric; null when not finite (NaN).",
+                    "additionalProperties": {"type": "number", "nullable": True},
+                },
                 "parent_run_id": nullable_str,
                 "url": {"type": "string"},
             },
@@ -224,12 +251,10 @@ def schemas() -> dict[str, Any]:
         },
         "ExecutionPage": {
             "type": "object",
-            "required": ["executions", "total", "limit", "offset"],
+            "required": ["executions", "total", "limit", "offset", "count", "next_offset"],
             "properties": {
                 "executions": {"type": "array", "items": _ref("Execution")},
-                "total": {"type": "integer"},
-                "limit": {"type": "integer"},
-                "offset": {"type": "integer"},
+                **PAGE_FIELDS,
             },
         },
         "ExecutionLog": {
@@ -261,7 +286,7 @@ def paths() -> dict[str, Any]:
                 "requestBody": _body(_ref("CreateRequest")),
                 "responses": {
                     "201": _json(_ref("CreateResult"), "Created"),
-                    **_errors(400, 403, 404, 409, 503),
+                    **_errors(400, 403, 404, 409, 413, 502, 503),
                 },
             }
         },
@@ -274,7 +299,7 @@ def paths() -> dict[str, Any]:
                 "requestBody": _body(_ref("ExecuteRequest")),
                 "responses": {
                     "202": _json(_ref("ExecutionStarted"), "Dispatched"),
-                    **_errors(400, 403, 404, 409, 503),
+                    **_errors(400, 403, 404, 409, 413, 502, 503),
                 },
             }
         },
@@ -285,7 +310,7 @@ def paths() -> dict[str, Any]:
                 "requestBody": _body(_ref("ExecuteRequest")),
                 "responses": {
                     "200": _json(_ref("Execution"), "The run, ended"),
-                    **_errors(400, 403, 404, 409, 503),
+                    **_errors(400, 403, 404, 409, 413, 502, 503),
                 },
             }
         },
@@ -326,7 +351,7 @@ def paths() -> dict[str, Any]:
                 "parameters": [ex],
                 "responses": {
                     "200": _json(_ref("Execution"), "The execution, cancelled"),
-                    **_errors(400, 403, 404, 409, 503),
+                    **_errors(400, 403, 404, 409, 502, 503),
                 },
             }
         },
@@ -340,7 +365,7 @@ def paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json(_ref("ExecutionLog"), "The log from offset"),
-                    **_errors(400, 403, 404, 503),
+                    **_errors(400, 403, 404, 502, 503),
                 },
             }
         },
@@ -354,7 +379,7 @@ def paths() -> dict[str, Any]:
                         "required": ["notebook_path"],
                         "properties": {
                             "notebook_path": {"type": "string"},
-                            "username": {"type": "string"},
+                            "username": {"type": "string", "description": ACT_FOR},
                             "parameters": {"type": "object", "additionalProperties": True},
                             "description": {"type": "string"},
                         },
@@ -373,7 +398,7 @@ def paths() -> dict[str, Any]:
                         },
                         "Recorded",
                     ),
-                    **_errors(400, 403, 503),
+                    **_errors(400, 403, 404, 413, 503),
                 },
             }
         },
@@ -415,7 +440,7 @@ def paths() -> dict[str, Any]:
                 ),
                 "responses": {
                     "200": _json(_ref("Notebook"), "The record"),
-                    **_errors(400, 403, 404, 503),
+                    **_errors(400, 403, 404, 413, 503),
                 },
             },
             "delete": {

@@ -142,7 +142,7 @@ export type CreateRequest = {
   /** A file name without folders; `.ipynb` is added when missing. */
   new_name?: string;
   parameters?: Record<string, unknown>;
-  /** Another user (admins only). */
+  /** Another user: needs access to their server in JupyterHub. */
   username?: string;
   allow_unknown?: boolean;
   overwrite?: boolean;
@@ -170,7 +170,7 @@ export type CreateResult = {
  */
 export type ExecuteRequest = {
   notebook_path: string;
-  /** Another user (admins only). */
+  /** Another user: needs access to their server in JupyterHub. */
   username?: string;
   /** Default `mlflow_kernel`. */
   kernel_name?: string;
@@ -180,6 +180,8 @@ export type ExecuteRequest = {
   /** Seconds, > 0. */
   timeout?: number;
   experiment_name?: string;
+  /** Replace a notebook already at `output_path` (409 otherwise). */
+  overwrite?: boolean;
 };
 
 export type ExecutionStatus =
@@ -216,7 +218,8 @@ export type MLflowRun = {
   status?: string | null;
   start_time?: string | null;
   end_time?: string | null;
-  metrics: Record<string, number>;
+  /** Latest value per metric; null when not finite (NaN). */
+  metrics: Record<string, number | null>;
   parent_run_id?: string | null;
   /** A link to the run in the MLflow UI. */
   url: string;
@@ -275,6 +278,10 @@ export type ExecutionPage = {
   total: number;
   limit: number;
   offset: number;
+  /** Executions on this page: fewer than `limit` when the page reached its size bound. */
+  count: number;
+  /** Where the next page starts; null after the last. */
+  next_offset: number | null;
 };
 
 /**

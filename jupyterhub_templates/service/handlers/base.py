@@ -1,16 +1,19 @@
-"""The base handler: Hub authentication without blocking, JSON errors, worker threads."""
+"""The base handler: Hub authentication without blocking, request bodies within a
+limit, JSON errors, and big JSON parsed and written in worker threads."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthenticated, UserNotAllowed
 from tornado import web
 
-from ...errors import InvalidInput, NotAllowed, TemplatesError
+from ... import jsontext
+from ...errors import InvalidInput, NotAllowed, NotFound, TemplatesError, TooLarge
+from ...redact import scrub_uri
 
 T = TypeVar("T")
 
@@ -18,6 +21,16 @@ ADMIN_SCOPE_SETTING = "templates_admin_scope"
 
 #: the largest integer the database stores (64-bit signed); larger ones are bad input
 MAX_SQL_INT = 2**63 - 1
+#: the setting holding the largest JSON request body (TemplatesService.max_body_bytes)
+MAX_BODY_SETTING = "templates_max_body_bytes"
+#: a refused body is read and dropped up to this many times its limit, so that the
+#: answer reaches the client through the proxy instead of a reset connection
+DRAIN_FACTOR = 8
+#: a request whose body is larger than this is large: its body is parsed, checked and
+#: answered in the bulk lane (:data:`jupyterhub_templates.jsontext.BULK`)
+LARGE_BODY_BYTES = jsontext.LARGE_BYTES
+#: answers larger than this are sent in pieces of this size, the event loop free between
+SEND_PIECE_BYTES = 1024 * 1024
 
 
 #: a JSON escape of a UTF-16 surrogate; only bodies that have one are checked further
@@ -54,6 +67,25 @@ def _lone_surrogate_at(value: Any, where: str = "the body", depth: int = 0) -> s
     return where
 
 
+def parse_json_body(raw: bytes) -> dict[str, Any]:
+    """``raw`` as a JSON object; 400 otherwise. Blocking for large bodies."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidInput("The request body is not valid JSON.") from e
+    except RecursionError:
+        raise InvalidInput("The request body is nested too deeply.") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("The request body must be a JSON object.")
+    where = _lone_surrogate_at(body) if LONE_SURROGATE_ESCAPE.search(raw) else None
+    if where is not None:
+        # "\ud800" alone is valid JSON but no Unicode text: nothing can store it
+        raise InvalidInput(
+            f"{where} holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text."
+        )
+    return body
+
+
 def parse_id(raw: str, what: str) -> int:
     """A record id from a URL; 400 unless an integer the database can hold."""
     try:
@@ -83,16 +115,64 @@ class ServiceHubAuth:
         self.settings["hub_auth"] = value
 
 
+@web.stream_request_body
 class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
     """Common ground for every route.
 
     The Hub user is resolved in :meth:`prepare` with an async call (HubAuth's
     synchronous path would block the event loop while asking the Hub). Errors are
     JSON ``{"status": "error", "message": ...}``.
+
+    Bodies stream in (:meth:`data_received`) up to :meth:`body_limit` bytes. A request
+    refused before its body has arrived (not authenticated, a ``Content-Length`` over
+    the limit) or whose body grows over the limit is answered once the body has been
+    read and dropped (up to :data:`DRAIN_FACTOR` times the limit), whatever its method
+    does: a proxy still sending when the service answers and closes reports a reset
+    (502/503) instead of the service's answer, and a connection closed after an answer
+    costs the proxy's next request on it.
     """
 
     #: whether the route needs an authenticated Hub user
     auth_required = True
+
+    def initialize(self) -> None:
+        self._chunks: list[bytes] = []
+        self._received = 0
+        self._refusal: BaseException | None = None
+
+    def body_limit(self) -> int:
+        """The largest body this route accepts, in bytes."""
+        return int(self.settings[MAX_BODY_SETTING])
+
+    def too_large(self) -> TooLarge:
+        return TooLarge(f"The request body is over the {self.body_limit()}-byte limit.")
+
+    def refuse_after_body(self, error: BaseException) -> None:
+        """Answer ``error`` once the body has been read, whichever method the request
+        names: the method Tornado calls once the body is in becomes this refusal."""
+        self._refusal = error
+        self._chunks = []
+
+        async def refuse(*args: Any, **kwargs: Any) -> None:
+            raise error
+
+        setattr(self, (self.request.method or "get").lower(), refuse)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._refusal is not None:
+            return
+        if self._received > self.body_limit():
+            self.refuse_after_body(self.too_large())
+            return
+        self._chunks.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        """The request body as it streamed in (empty once refused)."""
+        if len(self._chunks) > 1:
+            self._chunks = [b"".join(self._chunks)]
+        return self._chunks[0] if self._chunks else b""
 
     @property
     def catalog(self) -> Any:
@@ -107,6 +187,11 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Content-Type-Options", "nosniff")
 
+    def _request_summary(self) -> str:
+        """The request as Tornado's own warning lines quote it, credentials masked."""
+        uri = scrub_uri(self.request.uri or "")
+        return f"{self.request.method} {uri} ({self.request.remote_ip})"
+
     def compute_etag(self) -> str | None:
         """No automatic ETag: answers are ``no-store``, so no client revalidates them,
         and hashing every body cost 4 % of the event loop under load (issue 5). A
@@ -114,6 +199,20 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         return None
 
     async def prepare(self) -> None:
+        # Refusals are answered after the body, even an empty one: an answer finished in
+        # prepare() of a streaming handler makes Tornado close the connection, and the
+        # proxy's next request on it would meet a reset (503).
+        self.request.connection.set_max_body_size(self.body_limit() * DRAIN_FACTOR)
+        try:
+            await self.authenticate()
+            length = self.request.headers.get("Content-Length", "").strip()
+            if length.isdigit() and int(length) > self.body_limit():
+                raise self.too_large()
+        except (TemplatesError, web.HTTPError) as e:
+            self.refuse_after_body(e)
+
+    async def authenticate(self) -> None:
+        """Resolve the Hub user (403 without one where the route needs one)."""
         user: dict[str, Any] | None = None
         self._not_allowed: dict[str, Any] | None = None
         try:
@@ -153,14 +252,59 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
 
     @property
     def is_templates_admin(self) -> bool:
-        """Whether the caller holds the admin scope (custom:templates:admin)."""
+        """Whether the caller holds the admin scope (custom:templates:admin), as far as
+        the (possibly cached) answer of the Hub says; privileged actions use
+        :meth:`holds_admin_scope`, which confirms it afresh."""
         user = self.current_user
         if not user:
             return False
         return self.settings[ADMIN_SCOPE_SETTING] in set(user.get("scopes", []))
 
-    def require_admin(self, action: str) -> None:
+    async def fresh_user(self) -> dict[str, Any]:
+        """The caller as the Hub describes them now, never from the cache (once per
+        request): privileged actions rely on it, so that an expired or revoked token, a
+        deleted user or a lost role stops working at once, not when the cache expires.
+        403 when the Hub no longer accepts the credential."""
+        fresh = getattr(self, "_fresh_user", None)
+        if fresh is not None:
+            return fresh
+        token = self.hub_auth.get_token(self)
+        model = None
+        if token:
+            try:
+                model = await self.hub_auth.user_for_token(
+                    token,
+                    use_cache=False,
+                    session_id=self.hub_auth.get_session_id(self),
+                    sync=False,
+                )
+            except web.HTTPError:
+                raise web.HTTPError(503, "The JupyterHub API is unavailable.") from None
+        if not model:
+            raise NotAllowed(
+                "JupyterHub no longer accepts this credential (expired or revoked); "
+                "log in again or use a new token."
+            )
+        try:
+            user = self.check_hub_user(model)
+        except UserNotAllowed:
+            raise NotAllowed(
+                f"{model['kind']} {model['name']} may not use the templates service."
+            ) from None
+        self._hub_auth_user_cache = self._fresh_user = user
+        self.current_user = user  # tornado keeps the first answer otherwise
+        return user
+
+    async def holds_admin_scope(self) -> bool:
+        """Whether the caller holds the admin scope, confirmed with the Hub afresh. A
+        cached "no" needs no confirmation: only granting is privileged."""
         if not self.is_templates_admin:
+            return False
+        await self.fresh_user()
+        return self.is_templates_admin
+
+    async def require_admin(self, action: str) -> None:
+        if not await self.holds_admin_scope():
             raise NotAllowed(
                 f"Only holders of the {self.settings[ADMIN_SCOPE_SETTING]} scope may {action}."
             )
@@ -169,41 +313,104 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         """Run blocking ``fn`` in the service's worker pool."""
         return await self.service.run_blocking(fn, *args, **kwargs)
 
-    def acting_for(self, username: object) -> str:
-        """The user a request acts for: the caller, or (admins only) the named user."""
-        if username is None or username == "":
-            return self.username
-        if not isinstance(username, str):
-            raise InvalidInput("username must be a string.")
-        if username != self.username:
-            self.require_admin("act for another user")
-        return username
+    async def run_bulk(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run blocking ``fn``, work on a large payload, in the service's bulk lane."""
+        return await self.service.run_bulk(fn, *args, **kwargs)
 
     @property
-    def owner_filter(self) -> str | None:
-        """Whose records the caller may see: None (everyone's) for admins."""
-        return None if self.is_templates_admin else self.username
+    def large_request(self) -> bool:
+        """Whether the request's body is large (over :data:`LARGE_BODY_BYTES`)."""
+        return len(self.body) > LARGE_BODY_BYTES
+
+    async def run_sized(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn`` on the request's payload: in the bulk lane for a large request, here
+        (on the event loop: it is quick) otherwise."""
+        if self.large_request:
+            return await self.run_bulk(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    def _named_user(self, username: object) -> str | None:
+        """The ``username`` a request names when it is someone else; None for the caller."""
+        if username is None or username == "":
+            return None
+        if not isinstance(username, str):
+            raise InvalidInput("username must be a string.")
+        return None if username == self.username else username
+
+    async def acting_for(self, username: object) -> str:
+        """The user a request acts for: the caller, or the named user when the caller
+        may reach that user's server in the Hub (``access:servers!user=<name>`` or a
+        scope that covers it, confirmed afresh): creating and running notebooks there is
+        running code as that user, which the admin scope alone does not allow. 404 for a
+        user the Hub does not have (told only to callers who could act for them)."""
+        other = self._named_user(username)
+        if other is None:
+            return self.username
+        caller = await self.fresh_user()
+        await self._require_server_access(caller, other)
+        return other
+
+    async def may_read_for(self, username: object) -> str:
+        """The user whose records a listing shows: the caller, or the named user for
+        holders of the admin scope or callers who may act for them."""
+        other = self._named_user(username)
+        if other is None:
+            return self.username
+        if await self.holds_admin_scope():
+            return other
+        return await self.acting_for(other)
+
+    async def _require_server_access(self, caller: dict[str, Any], username: str) -> None:
+        scopes = set(caller.get("scopes", []))
+        direct = {
+            "access:servers",
+            f"access:servers!user={username}",
+            f"access:servers!server={username}/",
+        }
+        through_groups = {s for s in scopes if s.startswith("access:servers!group=")}
+        refused = NotAllowed(
+            f"Acting for {username!r} needs access to their server in JupyterHub "
+            f"(access:servers!user={username})."
+        )
+        if not scopes & direct and not through_groups:
+            raise refused
+        try:
+            target = await self.settings["hub"].get_user(username)
+        except NotFound:
+            if scopes & direct:
+                raise
+            raise refused from None
+        groups = {f"access:servers!group={g}" for g in target.get("groups") or []}
+        if not scopes & direct and not through_groups & groups:
+            raise refused
+
+    async def own_or_any(self, call: Callable[[str | None], Awaitable[T]]) -> T:
+        """``call(owner)`` on the caller's own records (``owner`` the caller); when that
+        finds nothing (NotFound) and the caller holds the admin scope (confirmed afresh,
+        so only then), on anyone's (``owner`` None). So an admin's own records cost no
+        extra call to the Hub, and another user's record stays a 404 to everyone else."""
+        try:
+            return await call(self.username)
+        except NotFound:
+            if not await self.holds_admin_scope():
+                raise
+        return await call(None)
+
+    async def run_json(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bytes:
+        """``fn(*args, **kwargs)`` in the worker pool, its result encoded there too (one
+        hop): for answers whose size users control (records with their parameters)."""
+        return await self.run(lambda: jsontext.encode(fn(*args, **kwargs)))
+
+    async def admin_listing(self) -> bool:
+        """Whether the caller asked for everyone's records (``?all=true``) and may."""
+        return self.bool_argument("all") and await self.holds_admin_scope()
 
     # -- input helpers --------------------------------------------------------
 
-    def json_body(self) -> dict[str, Any]:
-        """The request body as a JSON object; 400 otherwise."""
-        raw = self.request.body or b"{}"
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InvalidInput("The request body is not valid JSON.") from e
-        except RecursionError:
-            raise InvalidInput("The request body is nested too deeply.") from None
-        if not isinstance(body, dict):
-            raise InvalidInput("The request body must be a JSON object.")
-        where = _lone_surrogate_at(body) if LONE_SURROGATE_ESCAPE.search(raw) else None
-        if where is not None:
-            # "\ud800" alone is valid JSON but no Unicode text: nothing can store it
-            raise InvalidInput(
-                f"{where} holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text."
-            )
-        return body
+    async def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object; 400 otherwise. A large body is parsed and
+        checked in the bulk lane."""
+        return await self.run_sized(parse_json_body, self.body or b"{}")
 
     def int_argument(self, name: str, default: int | None, *, minimum: int | None = None) -> Any:
         raw = self.get_argument(name, None)
@@ -255,8 +462,35 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
     # -- output ---------------------------------------------------------------
 
     def write_json(self, data: Any, status: int = 200) -> None:
+        """Answer ``data``, encoded here: for small answers of a known shape."""
         self.set_status(status)
-        self.finish(json.dumps(data, ensure_ascii=False))
+        self.finish(jsontext.dumps(data))
+
+    async def write_json_off_loop(self, data: Any, status: int = 200) -> None:
+        """Answer ``data``, encoded in a worker thread (the bulk lane for a large
+        request): for answers whose size users control (records, their parameters)."""
+        self.set_status(status)
+        run = self.run_bulk if self.large_request else self.run
+        await self.send(await run(jsontext.encode, data))
+
+    async def send(self, answer: bytes | str) -> None:
+        """Finish with ``answer`` (JSON text, or a download). A large one goes out in
+        pieces, each awaited: written at once, a 20 MB answer keeps the event loop
+        sending for as long as the client takes to read it, and every other request
+        waits."""
+        if isinstance(answer, str):
+            answer = answer.encode()
+        if len(answer) <= SEND_PIECE_BYTES:
+            self.finish(answer)
+            return
+        if "Etag" in self._headers and self.check_etag_header():
+            self.finish()  # 304: the client has it
+            return
+        self.set_header("Content-Length", str(len(answer)))
+        for start in range(0, len(answer), SEND_PIECE_BYTES):
+            self.write(answer[start : start + SEND_PIECE_BYTES])
+            await self.flush()
+        self.finish()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason
@@ -265,7 +499,8 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         if exc_info:
             exc = exc_info[1]
             if isinstance(exc, web.HTTPError) and exc.log_message:
-                message = exc.log_message % exc.args if exc.args else exc.log_message
+                # tornado doubles every % of a message given without arguments
+                message = exc.log_message % exc.args
             elif isinstance(exc, TemplatesError):
                 message, details = exc.message, exc.details
         if status_code >= 500 and not (
@@ -276,7 +511,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         if details is not None:
             body["details"] = details
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(body, ensure_ascii=False))
+        self.finish(jsontext.dumps(body))
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, TemplatesError):
@@ -293,5 +528,5 @@ class NotFoundHandler(BaseHandler):
 
     auth_required = False
 
-    def prepare(self) -> None:  # type: ignore[override]
-        raise web.HTTPError(404, f"No route {self.request.method} {self.request.path}.")
+    async def authenticate(self) -> None:
+        raise web.HTTPError(404, "No route %s %s.", self.request.method, self.request.path)

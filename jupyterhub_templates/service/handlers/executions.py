@@ -18,11 +18,11 @@ class ExecutionBase(BaseHandler):
     def _id(self, raw: str) -> int:
         return parse_id(raw, "execution")
 
-    def _request(self, body: dict[str, Any], *, in_place: bool) -> ExecuteRequest:
+    async def _request(self, body: dict[str, Any], *, in_place: bool) -> ExecuteRequest:
         parameters = body.get("parameters")
         timeout = body.get("timeout")
         return ExecuteRequest(
-            username=self.acting_for(body.get("username")),
+            username=await self.acting_for(body.get("username")),
             notebook_path=self.body_str(body, "notebook_path", required=True) or "",
             in_place=in_place,
             kernel_name=self.body_str(body, "kernel_name"),
@@ -30,6 +30,7 @@ class ExecutionBase(BaseHandler):
             output_path=self.body_str(body, "output_path"),
             timeout=timeout,
             experiment_name=self.body_str(body, "experiment_name"),
+            overwrite=self.body_bool(body, "overwrite"),
         )
 
     def with_urls(self, description: dict[str, Any]) -> dict[str, Any]:
@@ -41,14 +42,14 @@ class ExecuteNotebookHandler(ExecutionBase):
     the first cell has run (or the run ended), or after ``first_cell_timeout``."""
 
     async def post(self) -> None:
-        body = self.json_body()
-        record = await self.executions.submit(self._request(body, in_place=False))
+        body = await self.json_body()
+        record = await self.executions.submit(await self._request(body, in_place=False))
         execution_id = record["execution_id"]
         current = await self.executions.wait_first_cell(
             execution_id, self.settings["first_cell_timeout"]
         )
         status = current["status"]
-        self.write_json(
+        await self.write_json_off_loop(
             {
                 # the seed answers "running"; a run that already ended says how
                 "status": "running" if status == "pending" else status,
@@ -66,55 +67,62 @@ class ExecuteInPlaceHandler(ExecutionBase):
     """``POST /execute``: run the notebook in place; answer when it has ended."""
 
     async def post(self) -> None:
-        body = self.json_body()
-        request = self._request(body, in_place=True)
+        body = await self.json_body()
+        request = await self._request(body, in_place=True)
         record = await self.executions.submit(request)
         limit = (request.timeout or self.settings["max_execution_timeout"]) + 120
         final = await self.executions.wait_final(record["execution_id"], limit)
-        self.write_json(self.with_urls(final))
+        await self.write_json_off_loop(self.with_urls(final))
 
 
 class ExecutionStatusHandler(ExecutionBase):
     """``GET /execution-status/{id}``."""
 
     async def get(self, raw_id: str) -> None:
-        description = await self.run(
-            self.executions.records.get, self._id(raw_id), self.owner_filter
+        records, execution_id = self.executions.records, self._id(raw_id)
+        answer = await self.own_or_any(
+            lambda owner: self.run_json(lambda: self.with_urls(records.get(execution_id, owner)))
         )
-        self.write_json(self.with_urls(description))
+        await self.send(answer)
 
 
 class ExecutionsHandler(ExecutionBase):
     """``GET /executions``: the caller's runs; admins may ask for one user's or all."""
 
     async def get(self) -> None:
-        username = self.get_argument("username", None)
+        username: str | None = self.get_argument("username", None)
         if username:
-            username = self.acting_for(username)
-        elif not (self.is_templates_admin and self.bool_argument("all")):
+            username = await self.may_read_for(username)
+        elif await self.admin_listing():
+            username = None
+        else:
             username = self.username
         status = self.get_argument("status", None) or None
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"status must be one of {', '.join(STATUSES)}.")
         limit = self.int_argument("limit", 50, minimum=1)
-        page = await self.run(
-            self.executions.records.list,
+        page = await self.run(  # a large page takes the bulk lane as it grows
+            self.executions.records.list_json,
             username or None,
             status=status,
             template=self.get_argument("template", None) or None,
             limit=min(limit, 500),
             offset=self.int_argument("offset", 0, minimum=0),
+            max_bytes=self.settings["max_answer_bytes"],
+            decorate=self.with_urls,
         )
-        page["executions"] = [self.with_urls(d) for d in page["executions"]]
-        self.write_json(page)
+        await self.send(page)
 
 
 class CancelExecutionHandler(ExecutionBase):
     """``POST /execution/{id}/cancel``."""
 
     async def post(self, raw_id: str) -> None:
-        description = await self.executions.cancel(self._id(raw_id), self.owner_filter)
-        self.write_json(self.with_urls(description))
+        execution_id = self._id(raw_id)
+        description = await self.own_or_any(
+            lambda owner: self.executions.cancel(execution_id, owner)
+        )
+        await self.write_json_off_loop(self.with_urls(description))
 
 
 class ExecutionLogHandler(ExecutionBase):
@@ -122,7 +130,9 @@ class ExecutionLogHandler(ExecutionBase):
 
     async def get(self, raw_id: str) -> None:
         offset = self.int_argument("offset", 0, minimum=0)
-        self.write_json(await self.executions.log(self._id(raw_id), self.owner_filter, offset))
+        execution_id = self._id(raw_id)
+        log = await self.own_or_any(lambda owner: self.executions.log(execution_id, owner, offset))
+        await self.write_json_off_loop(log)
 
 
 def execution_routes() -> list[tuple[str, type]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ...errors import TemplatesError
@@ -12,8 +13,12 @@ from .base import BaseHandler
 
 
 class HealthChecker:
-    """Runs the dependency checks in worker threads and caches the verdict briefly, so
-    that a load balancer polling /health does not hammer the database or the store."""
+    """Runs the dependency checks and caches the verdict briefly, so that a load
+    balancer polling /health does not hammer the database or the store.
+
+    The checks run in two threads of their own, not in the service's worker pool: when
+    that pool is busy with large requests, /health must still say whether the database
+    and the store answer, not how long the pool's queue is."""
 
     def __init__(self, service: Any, cache_seconds: float) -> None:
         self.service = service
@@ -21,8 +26,16 @@ class HealthChecker:
         self._result: dict[str, Any] | None = None
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
+        self._threads = ThreadPoolExecutor(2, thread_name_prefix="templates-health")
 
-    async def check(self, run: Any) -> dict[str, Any]:
+    async def _run(self, fn: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def check(self) -> dict[str, Any]:
+        run = self._run
         async with self._lock:
             if (
                 self._result is not None
@@ -63,11 +76,11 @@ class HealthHandler(BaseHandler):
 
     auth_required = False
 
-    async def prepare(self) -> None:
+    async def authenticate(self) -> None:
         self._hub_auth_user_cache = None
 
     async def get(self) -> None:
-        result = await self.settings["health"].check(self.run)
+        result = await self.settings["health"].check()
         self.write_json(result, status=200 if result["ok"] else 503)
 
     head = get

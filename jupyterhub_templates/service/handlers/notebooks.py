@@ -27,7 +27,7 @@ class CreateFromTemplateHandler(BaseHandler):
     """``POST /create-from-template``."""
 
     async def post(self) -> None:
-        body = self.json_body()
+        body = await self.json_body()
         version = body.get("version")
         if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
             raise InvalidInput("version must be an integer.")
@@ -37,7 +37,7 @@ class CreateFromTemplateHandler(BaseHandler):
         if not isinstance(parameters, dict):
             raise InvalidInput("parameters must be a JSON object.")
         request = CreateRequest(
-            username=self.acting_for(body.get("username")),
+            username=await self.acting_for(body.get("username")),
             template_name=self.body_str(body, "template_name", required=True) or "",
             target_directory=self.body_str(body, "target_directory") or "",
             new_name=self.body_str(body, "new_name"),
@@ -48,45 +48,53 @@ class CreateFromTemplateHandler(BaseHandler):
             description=_description(body) or "",
         )
         result = await self.settings["creator"].create(request)
-        self.write_json(result, 201)
+        await self.write_json_off_loop(result, 201)
 
 
 class SubmitNotebookHandler(BaseHandler):
     """``POST /submit-notebook`` (legacy): record a notebook of the user's server."""
 
     async def post(self) -> None:
-        body = self.json_body()
-        username = self.acting_for(body.get("username"))
+        body = await self.json_body()
+        username = await self.acting_for(body.get("username"))
         path = clean_notebook_path(body.get("notebook_path"))
-        parameters = check_parameters([], body.get("parameters"), allow_unknown=True)
+        description = _description(body) or ""
+        parameters = await self.run_sized(
+            check_parameters, [], body.get("parameters"), allow_unknown=True
+        )
         record = await self.run(
             self.settings["notebook_records"].add,
             username=username,
             path=path,
             parameters=parameters,
             source="submitted",
-            description=_description(body) or "",
+            description=description,
         )
-        self.write_json({"status": "success", "notebook_id": record["id"], "notebook": record}, 201)
+        await self.write_json_off_loop(
+            {"status": "success", "notebook_id": record["id"], "notebook": record}, 201
+        )
 
 
 class NotebooksHandler(BaseHandler):
     """``GET /notebooks``: the caller's notebook records (admins: anyone's)."""
 
     async def get(self) -> None:
-        username = self.get_argument("username", None)
+        username: str | None = self.get_argument("username", None)
         if username:
-            username = self.acting_for(username)
-        elif not (self.is_templates_admin and self.bool_argument("all")):
+            username = await self.may_read_for(username)
+        elif await self.admin_listing():
+            username = None
+        else:
             username = self.username
-        page = await self.run(
-            self.settings["notebook_records"].list,
+        page = await self.run(  # a large page takes the bulk lane as it grows
+            self.settings["notebook_records"].list_json,
             username or None,
             template=self.get_argument("template", None) or None,
             limit=min(self.int_argument("limit", 50, minimum=1), 500),
             offset=self.int_argument("offset", 0, minimum=0),
+            max_bytes=self.settings["max_answer_bytes"],
         )
-        self.write_json(page)
+        await self.send(page)
 
 
 class NotebookHandler(BaseHandler):
@@ -96,33 +104,39 @@ class NotebookHandler(BaseHandler):
         return parse_id(raw, "notebook")
 
     async def get(self, raw_id: str) -> None:
-        records = self.settings["notebook_records"]
-        self.write_json(await self.run(records.get, self._id(raw_id), self.owner_filter))
+        records, notebook_id = self.settings["notebook_records"], self._id(raw_id)
+        await self.send(
+            await self.own_or_any(lambda owner: self.run_json(records.get, notebook_id, owner))
+        )
 
     async def put(self, raw_id: str) -> None:
-        body = self.json_body()
+        body = await self.json_body()
         unknown = set(body) - {"notebook_path", "description", "parameters"}
         if unknown:
             raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
+        notebook_id = self._id(raw_id)
         path = body.get("notebook_path")
+        path = clean_notebook_path(path) if path is not None else None
+        description = _description(body)
         parameters = body.get("parameters")
-        record = await self.run(
-            self.settings["notebook_records"].update,
-            self._id(raw_id),
-            self.owner_filter,
-            path=clean_notebook_path(path) if path is not None else None,
-            description=_description(body),
-            parameters=(
-                check_parameters([], parameters, allow_unknown=True)
-                if parameters is not None
-                else None
-            ),
+        if parameters is not None:
+            parameters = await self.run_sized(check_parameters, [], parameters, allow_unknown=True)
+        update = self.settings["notebook_records"].update
+        answer = await self.own_or_any(
+            lambda owner: self.run_json(
+                update,
+                notebook_id,
+                owner,
+                path=path,
+                description=description,
+                parameters=parameters,
+            )
         )
-        self.write_json(record)
+        await self.send(answer)
 
     async def delete(self, raw_id: str) -> None:
-        records = self.settings["notebook_records"]
-        await self.run(records.delete, self._id(raw_id), self.owner_filter)
+        records, notebook_id = self.settings["notebook_records"], self._id(raw_id)
+        await self.own_or_any(lambda owner: self.run(records.delete, notebook_id, owner))
         self.set_status(204)
         self.finish()
 
