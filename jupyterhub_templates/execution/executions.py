@@ -258,8 +258,31 @@ class Executions:
         """The run once it has ended (and its MLflow runs are looked up)."""
         found = await self.monitor.wait_for(execution_id, is_final, timeout)
         if found is not None:
-            await self.monitor.final_work(execution_id)
+            await self.monitor.settle(execution_id, found["username"])
         return await self.run(self.records.get, execution_id)
+
+    async def status_json(
+        self,
+        execution_id: int,
+        username: str | None,
+        decorate: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> bytes:
+        """The encoded description of ``username``'s run (anyone's for None), decorated.
+
+        A run that has just ended is described once its MLflow runs are looked up, so
+        that whoever sees the final status sees its runs too.
+        """
+
+        def read() -> tuple[dict[str, Any], bytes]:
+            description = self.records.get(execution_id, username)
+            return description, jsontext.encode(decorate(description))
+
+        description, body = await self.run(read)
+        if is_final(description) and await self.monitor.settle(
+            execution_id, description["username"]
+        ):
+            description, body = await self.run(read)
+        return body
 
     # -- cancel, log -------------------------------------------------------------
 

@@ -17,8 +17,8 @@ import contextlib
 import datetime
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..db.models import utcnow
@@ -67,6 +67,10 @@ class ExecutionMonitor:
         #: latest description of runs that changed in this process (bounded)
         self._latest: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._final_tasks: dict[int, asyncio.Task[None]] = {}
+        #: ends being written whose final work is not yet registered: by user for
+        #: reports (the run's id is known only once applied), by run for forced ends
+        self._ending_users: Counter[str] = Counter()
+        self._ending_ids: set[int] = set()
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------
@@ -133,12 +137,54 @@ class ExecutionMonitor:
         except asyncio.TimeoutError:
             return None
 
-    async def final_work(self, execution_id: int) -> None:
-        """Wait for the after-the-end work (MLflow lookup) of a run, if any is going."""
+    async def settle(self, execution_id: int, username: str, timeout: float = 30.0) -> bool:
+        """Wait (at most ``timeout`` seconds) for the after-the-end work (MLflow lookup) of
+        a run that has just ended. Returns whether there was such work in this process
+        lately, i.e. whether a description read before the call may lack its results.
+
+        Why: the final status is stored before the work starts, so a client that polls
+        until the status is final would otherwise read a record without its MLflow runs.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+
+        def registered() -> bool:
+            return execution_id in self._final_tasks or not (
+                self._ending_users[username] or execution_id in self._ending_ids
+            )
+
+        if not registered():
+            # the end is being written: its work starts right after
+            with contextlib.suppress(asyncio.TimeoutError):
+                async with self._changed:
+                    await asyncio.wait_for(self._changed.wait_for(registered), timeout)
         task = self._final_tasks.get(execution_id)
-        if task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(task)
+        if task is None:
+            return False
+        left = max(0.0, deadline - asyncio.get_running_loop().time())
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(task), left)
+        return True
+
+    @contextlib.asynccontextmanager
+    async def _ending(
+        self, username: str | None = None, execution_id: int | None = None
+    ) -> AsyncIterator[None]:
+        """Mark an end being written (see :meth:`settle`) until its work is registered."""
+        if username is not None:
+            self._ending_users[username] += 1
+        if execution_id is not None:
+            self._ending_ids.add(execution_id)
+        try:
+            yield
+        finally:
+            if username is not None:
+                self._ending_users[username] -= 1
+                if self._ending_users[username] <= 0:
+                    del self._ending_users[username]
+            if execution_id is not None:
+                self._ending_ids.discard(execution_id)
+            async with self._changed:
+                self._changed.notify_all()
 
     # -- applying changes --------------------------------------------------------
 
@@ -147,22 +193,28 @@ class ExecutionMonitor:
     ) -> dict[str, Any] | None:
         """Apply one model from ``username``'s server extension (to that user's records
         only); publish it; start final work."""
-        result = await self.run(self.records.apply_remote, username, model, boot_id)
+        if model.get("status") not in FINAL:
+            result = await self.run(self.records.apply_remote, username, model, boot_id)
+        else:
+            async with self._ending(username=username):
+                result = await self.run(self.records.apply_remote, username, model, boot_id)
+                if result is not None and result[2]:
+                    self._start_final(result[0], result[1])
         if result is None:
             return None
-        execution_id, description, became_final = result
-        if became_final:
-            self._start_final(execution_id, description)
+        execution_id, description, _ = result
         await self.publish(execution_id, description)
         return description
 
     async def force_final(
         self, execution_id: int, status: str, reason: str | None, message: str
     ) -> None:
-        description = await self.run(self.records.finish, execution_id, status, reason, message)
+        async with self._ending(execution_id=execution_id):
+            description = await self.run(self.records.finish, execution_id, status, reason, message)
+            if description is not None:
+                self._start_final(execution_id, description)
         if description is not None:
             log.info("execution %s %s: %s", execution_id, status, message)
-            self._start_final(execution_id, description)
             await self.publish(execution_id, description)
 
     def _start_final(self, execution_id: int, description: dict[str, Any]) -> None:

@@ -79,9 +79,9 @@ class ExecutionStatusHandler(ExecutionBase):
     """``GET /execution-status/{id}``."""
 
     async def get(self, raw_id: str) -> None:
-        records, execution_id = self.executions.records, self._id(raw_id)
+        execution_id = self._id(raw_id)
         answer = await self.own_or_any(
-            lambda owner: self.run_json(lambda: self.with_urls(records.get(execution_id, owner)))
+            lambda owner: self.executions.status_json(execution_id, owner, self.with_urls)
         )
         await self.send(answer)
 
