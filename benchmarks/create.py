@@ -1,4 +1,4 @@
-"""Issue 5 part 2: create a notebook from a 1 MB template with 20 parameters, end to end.
+"""Creating a notebook from a 1 MB template with 20 parameters, end to end.
 
 Ours: ``POST /create-from-template`` to the service (its own port, a keep-alive
 connection, alice's token) writing into alice's running server: a new path each time,

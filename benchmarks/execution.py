@@ -1,4 +1,4 @@
-"""Issue 5 parts 3 and 4: execution latency and throughput, against the papermill CLI.
+"""Execution latency and throughput, against the papermill CLI.
 
 Runs inside :func:`benchmarks.run.run`'s environment (a real JupyterHub, the service as
 its own process, PostgreSQL, moto), or alone: ``python -m benchmarks.execution [--size
@@ -40,12 +40,13 @@ import nbformat
 import requests
 from nbformat.v4 import new_code_cell, new_notebook
 
+from jupyterhub_templates.statuses import FINAL
+
 from .http import percentile
 from .run import ROOT, Env, Row, log
 
 PRESTART = 2
 CELLS = 10
-FINAL = ("success", "failed", "cancelled")
 SIZES = {"tiny": (1, 2), "full": (15, 100)}  # latency repetitions, throughput executions
 #: (label, prestart_runners, prestart_kernels); throughput runs on the last
 CONFIGS = (("cold", 0, False), ("prestart", PRESTART, False), ("prestart+kernels", PRESTART, True))

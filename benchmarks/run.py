@@ -213,7 +213,7 @@ def _all_keys(env: Env) -> list[str]:
 
 
 def baseline_page(env: Env, params: dict[str, Any]) -> int:
-    """The seed listed every object; the page is sliced from that (sorted by key)."""
+    """The original service listed every object; the page is sliced from that (sorted by key)."""
     keys = _all_keys(env)
     page = keys[params["offset"] : params["offset"] + PAGE]
     assert page, "empty page"

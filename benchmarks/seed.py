@@ -6,7 +6,7 @@ bulk inserts, and the objects into the bucket with parallel ``minio`` puts:
 
 - database: one ``templates`` row and one ``template_versions`` row per template, with
   the facts an upload would have written (size, sha256, kernel, two parameters);
-- bucket: the object ``<category>/<file>.ipynb`` per template (the seed's key, what
+- bucket: the object ``<category>/<file>.ipynb`` per template (the original service's key, what
   the baseline lists), for as many templates as the baseline is measured at; and the
   immutable ``.versions/<name>/1.ipynb`` object only for the first ``READABLE``
   templates, the ones the load test reads with ``content=true`` (the rest of the

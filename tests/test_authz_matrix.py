@@ -42,10 +42,10 @@ from fixtures.hub import Hub, ServiceProcess
 from notebooks import make_notebook, write_python_notebook
 
 from jupyterhub_templates.service.openapi import openapi_document
+from jupyterhub_templates.statuses import FINAL
 
 CALLERS = ["anon", "alice", "bob", "carol", "admin", "service"]
 TEMPLATE = "authz/base.ipynb"
-FINAL = {"success", "failed", "cancelled"}
 METHODS = ("get", "put", "post", "delete", "patch")
 
 

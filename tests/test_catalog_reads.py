@@ -1,4 +1,4 @@
-"""The catalog's fast read path (issue 5): one statement per listing, deep pages by
+"""The catalog's fast read path: one statement per listing, deep pages by
 keyset, cached totals, and autocommit reads without pre-ping that still recover when
 PostgreSQL drops every connection (as on a restart). Real PostgreSQL and SQLite, the
 directory store."""

@@ -1,4 +1,4 @@
-"""Issue 6 part 4: concurrent creates of one notebook, by one service process and by two
+"""Concurrent creates of one notebook, by one service process and by two
 replicas sharing one PostgreSQL database (the per-process lock cannot cover those).
 
 Real JupyterHub, proxy and alice's single-user server; two real service processes on a

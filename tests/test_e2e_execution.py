@@ -20,9 +20,10 @@ from fixtures.hub import Hub, start_managed_hub, stop_process
 from nbformat.v4 import new_code_cell, new_notebook
 from processes import children
 
+from jupyterhub_templates.statuses import FINAL
+
 pytestmark = pytest.mark.e2e
 
-FINAL = {"success", "failed", "cancelled"}
 #: small parameters, so that the examples run in seconds
 EXAMPLES = {
     "ml/automl_classification.ipynb": {

@@ -1,4 +1,4 @@
-"""The JupyterLab gallery in a real browser (issue 4): Debian's headless Chromium driven by
+"""The JupyterLab gallery in a real browser: Debian's headless Chromium driven by
 Playwright (tests/fixtures/browser.py) against a JupyterHub started with the project's
 jupyterhub_config.py, which starts the templates service itself as in the demo.
 

@@ -21,7 +21,8 @@ import requests
 from fixtures.hub import Hub, ServiceProcess
 from notebooks import write_python_notebook
 
-FINAL = {"success", "failed", "cancelled"}
+from jupyterhub_templates.statuses import FINAL
+
 SEARCH_DELAY = 2.0
 
 LOG_A_RUN = """

@@ -19,7 +19,7 @@ from notebooks import write_python_notebook
 from openapi_check import check_response
 from processes import PIDS_CELL, wait_file, wait_gone
 
-FINAL = {"success", "failed", "cancelled"}
+from jupyterhub_templates.statuses import FINAL
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Faults (issue 6, part 4): dependencies and processes dying mid-operation.
+"""Faults: dependencies and processes dying mid-operation.
 
 Each test breaks one real part while the service works, checks that the answers are
 clear JSON errors (503) and that nothing is left half-written, then that the service
@@ -47,8 +47,7 @@ from notebooks import make_notebook, write_python_notebook
 from processes import PIDS_CELL, alive, wait_gone
 from sqlalchemy import create_engine, text
 
-FINAL = {"success", "failed", "cancelled"}
-
+from jupyterhub_templates.statuses import FINAL
 
 # -- helpers -----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Hostile input (issue 6, part 2) against a real JupyterHub, real single-user servers
+"""Hostile input against a real JupyterHub, real single-user servers
 with the server extension, and the service as its own process (SQLite, directory store).
 
 Every case asserts a 4xx JSON error with a message, then that nothing changed: no

@@ -1,4 +1,4 @@
-"""Load (issue 6, part 5): many concurrent clients against the service on PostgreSQL and
+"""Load: many concurrent clients against the service on PostgreSQL and
 the S3 store (moto), with a real Hub and the users' real single-user servers.
 
 Each client loops over a mix of calls (template lists with filters, search and pages,
@@ -41,6 +41,8 @@ from fixtures.hub import Hub, ServiceProcess
 from fixtures.postgres import ADMIN_URL, _connect, scratch_database
 from notebooks import make_notebook, write_python_notebook
 from sqlalchemy.engine import make_url
+
+from jupyterhub_templates.statuses import FINAL
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.s3]
 
@@ -124,7 +126,7 @@ def world(hub: Hub, moto_server, tmp_path_factory: pytest.TempPathFactory) -> It
                     while True:
                         r = service.request("GET", f"execution-status/{execution_id}", user)
                         assert r.status_code == 200, r.text
-                        if r.json()["status"] in ("success", "failed", "cancelled"):
+                        if r.json()["status"] in FINAL:
                             assert r.json()["status"] == "success", r.json()
                             break
                         assert time.monotonic() < deadline, r.json()

@@ -1,4 +1,4 @@
-"""Secrets (issue 6, part 6): with every log at DEBUG, an end-to-end scenario leaves no
+"""Secrets: with every log at DEBUG, an end-to-end scenario leaves no
 secret in any log, file or HTTP answer.
 
 The setup has distinctive secrets everywhere: the Hub's tokens (the service's, the test
@@ -43,9 +43,10 @@ from notebooks import make_notebook, write_python_notebook
 from secrets_scan import SecretScanner, presigned_credential
 from sqlalchemy.engine import make_url
 
+from jupyterhub_templates.statuses import FINAL
+
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.s3]
 
-FINAL = {"success", "failed", "cancelled"}
 TEMPLATE = "secrets/probe.ipynb"
 #: a cell whose output is the kernel's whole environment
 ENV_DUMP = "import json, os\nprint('ENVIRONMENT', json.dumps(dict(os.environ), sort_keys=True))"

@@ -29,7 +29,7 @@ from fixtures.hub import Hub, ServiceProcess
 from notebooks import make_notebook, write_python_notebook
 
 from jupyterhub_templates.errors import NotFound
-from jupyterhub_templates.execution.records import FINAL
+from jupyterhub_templates.statuses import FINAL
 
 TEMPLATE = "isolation/base.ipynb"
 ARGS = ["--TemplatesService.first_cell_timeout=30"]

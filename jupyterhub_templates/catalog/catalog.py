@@ -2,8 +2,9 @@
 
 The catalog keeps template metadata in SQL and bytes in a :class:`TemplateStore`:
 
-- the current version of ``ml/a.ipynb`` is the store object ``ml/a.ipynb`` (the seed's key,
-  so tools that read the bucket directly see the templates as before);
+- the current version of ``ml/a.ipynb`` is the store object ``ml/a.ipynb`` (the original
+  service's key, docs/api-compatibility.md, so tools that read the bucket directly see
+  the templates as before);
 - every version, the current one included, is also kept immutable under
   ``.versions/ml/a.ipynb/<version>.ipynb``, and reads go there, so that a read racing
   an overwrite still gets whole, consistent bytes.
@@ -36,7 +37,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
@@ -45,7 +45,7 @@ from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
 from .. import jsontext
-from ..db import Database
+from ..db import Database, locks
 from ..db.models import Template, TemplateVersion, utcnow
 from ..errors import Conflict, InvalidInput, NotFound, TooLarge, Unavailable
 from ..stores.base import ObjectNotFound, StoreUnavailable, TemplateStore
@@ -462,12 +462,8 @@ class Catalog(LoggingConfigurable):
         service processes: an upload and the object cleanup after a delete of the same
         name. Without it, a delete's removal of ``.versions/<name>/1.ipynb`` could hit
         the object of a new template of that name uploaded meanwhile. PostgreSQL: an
-        advisory transaction lock; SQLite: write transactions are serialized already
-        (``BEGIN IMMEDIATE``)."""
-        if not self.db.is_sqlite:
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": name_lock_key(name)}
-            )
+        advisory transaction lock (see :mod:`..db.locks`)."""
+        locks.hold(session, locks.lock_key("template", name))
 
     def _put(self, key: str, data: bytes) -> None:
         try:
@@ -535,7 +531,7 @@ class Catalog(LoggingConfigurable):
 
         On PostgreSQL the database writes the page's JSON itself (``json_agg``), so
         the service neither decodes nor re-encodes the 50 rows of a page: that was
-        most of a listing's CPU time, and the service is bound by one core (issue 5).
+        most of a listing's CPU time, and the service is bound by one core (BENCHMARKS.md).
         The JSON means the same as ``json.dumps`` of :meth:`list`'s answer (a test
         compares them); elsewhere it is that.
         """
@@ -894,12 +890,6 @@ class Catalog(LoggingConfigurable):
             self.totals.invalidate()
         referenced.difference_update(keys)
         self._delete_unreferenced(name, keys)
-
-
-def name_lock_key(name: str) -> int:
-    """The PostgreSQL advisory lock key of a template name (signed 64 bits)."""
-    digest = hashlib.sha256(f"template\0{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _first_heading(data: bytes) -> str:

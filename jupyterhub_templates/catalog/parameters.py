@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 # nbformat and papermill are imported where injection runs, not when the service starts
-# (they cost ~35 MB of idle memory and 2 s of start-up; issue 5).
+# (they cost ~35 MB of idle memory and 2 s of start-up, BENCHMARKS.md).
 
 #: containers (lists and objects) may nest at most this deep
 MAX_DEPTH = 32

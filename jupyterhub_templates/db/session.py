@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import Unavailable
+from . import locks
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -144,8 +145,7 @@ class Database:
         """Apply every Alembic migration not yet applied. Safe to run from several
         processes at once on PostgreSQL (serialized by an advisory lock)."""
         with self._guard(), self.engine.begin() as conn:
-            if not self.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(7305114)"))
+            locks.hold(conn, locks.MIGRATIONS)
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")

@@ -24,6 +24,7 @@ from ..hub.client import ServerNotRunning
 from ..notebooks.creator import notebook_url
 from ..notebooks.paths import clean_notebook_path
 from ..notebooks.records import NotebookRecords
+from ..statuses import Status
 from .mlflow_runs import MLflowUnavailable, ensure_experiment, find_runs
 from .monitor import ExecutionMonitor, is_final
 from .records import ExecutionRecords
@@ -300,7 +301,10 @@ class Executions:
         except (ServerNotRunning, NotFound):
             # Nothing runs any more: the record simply ends here.
             await self.monitor.force_final(
-                execution_id, "cancelled", None, "Cancelled; the user's server was not running."
+                execution_id,
+                Status.CANCELLED,
+                None,
+                "Cancelled; the user's server was not running.",
             )
             return await self.run(self.records.get, execution_id)
         except Conflict:

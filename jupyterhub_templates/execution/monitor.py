@@ -24,7 +24,8 @@ from typing import Any
 from ..db.models import utcnow
 from ..errors import NotFound, TemplatesError, Unavailable
 from ..hub import ExtensionClient, HubClient, UserServer
-from .records import FINAL, ExecutionRecords
+from ..statuses import FINAL, Reason, Status
+from .records import ExecutionRecords
 
 log = logging.getLogger(__name__)
 
@@ -287,8 +288,8 @@ class ExecutionMonitor:
                         if run_boot and (run_boot != boot_id or remote_id not in known):
                             await self.force_final(
                                 execution_id,
-                                "failed",
-                                "server stopped",
+                                Status.FAILED,
+                                Reason.SERVER_STOPPED,
                                 "The user's server stopped or restarted during the run.",
                             )
                 since = int(data.get("seq", 0))
@@ -317,8 +318,8 @@ class ExecutionMonitor:
             if run_boot is None and (now - created).total_seconds() > self.undispatched_grace:
                 await self.force_final(
                     execution_id,
-                    "failed",
-                    "error",
+                    Status.FAILED,
+                    Reason.ERROR,
                     "The run was never handed to the user's server (the service stopped "
                     "while dispatching it).",
                 )
@@ -337,8 +338,8 @@ class ExecutionMonitor:
         for execution_id, _, _, _ in await self._active(username):
             await self.force_final(
                 execution_id,
-                "failed",
-                "server stopped",
+                Status.FAILED,
+                Reason.SERVER_STOPPED,
                 "The user's server stopped during the run.",
             )
         return True

@@ -19,16 +19,11 @@ from ..catalog.catalog import isoformat
 from ..db import Database
 from ..db.models import Execution, utcnow
 from ..errors import NotFound
-
-STATUSES = ("pending", "running", "success", "failed", "cancelled")
-FINAL = frozenset({"success", "failed", "cancelled"})
-ACTIVE = ("pending", "running")
-#: why a run failed
-REASONS = ("cell error", "kernel died", "timeout", "kernel not found", "server stopped", "error")
+from ..statuses import ACTIVE, FINAL, REASONS, STATUSES, Reason, Status
 
 
 def format_duration(seconds: float) -> str:
-    """``"5m 30s"``, ``"1h 2m 3s"``, ``"45s"`` (the seed's format)."""
+    """``"5m 30s"``, ``"1h 2m 3s"``, ``"45s"`` (the original API's format)."""
     total = round(max(seconds, 0.0))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
@@ -59,14 +54,14 @@ def _parse_ts(value: Any) -> datetime.datetime | None:
 
 
 def describe_execution(e: Execution, base_url: str = "") -> dict[str, Any]:
-    """The API model of an execution (the seed's fields first)."""
+    """The API model of an execution (the original API's fields first)."""
     duration = None
     if e.end_time is not None:
         duration = format_duration((e.end_time - e.created_at).total_seconds())
     error = None
-    if e.status == "failed" or e.reason:
+    if e.status == Status.FAILED or e.reason:
         error = {
-            "reason": e.reason or "error",
+            "reason": e.reason or Reason.ERROR.value,
             "name": e.error_name,
             "message": e.error_message,
             "cell_index": e.error_cell,
@@ -135,7 +130,7 @@ class ExecutionRecords:
                 kernel_name=kernel_name,
                 parameters=parameters,
                 timeout=timeout,
-                status="pending",
+                status=Status.PENDING.value,
                 template_name=template_name,
                 notebook_id=notebook_id,
                 experiment_name=experiment_name,
@@ -271,18 +266,18 @@ class ExecutionRecords:
             e.start_time = _parse_ts(model.get("started")) or e.start_time
             if isinstance(model.get("kernel_name"), str) and model["kernel_name"]:
                 e.kernel_name = model["kernel_name"][:255]
-            e.status = status
+            e.status = Status(status).value
             final = status in FINAL
             if final:
                 e.end_time = _parse_ts(model.get("finished")) or utcnow()
                 error = model.get("error") or None
                 if not isinstance(error, dict):
                     error = None
-                if status == "failed":
-                    error = error or {"reason": "error", "ename": None, "evalue": None}
+                if status == Status.FAILED:
+                    error = error or {"reason": Reason.ERROR.value, "ename": None, "evalue": None}
                 if error:
-                    reason = str(error.get("reason") or "error")
-                    e.reason = reason if reason in REASONS else "error"
+                    reason = str(error.get("reason") or Reason.ERROR.value)
+                    e.reason = reason if reason in REASONS else Reason.ERROR.value
                     e.error_name = _short(error.get("ename"), 255)
                     e.error_message = _short(error.get("evalue"), 4000)
                     e.error_cell = _count(error.get("cell_index"))
@@ -303,8 +298,9 @@ class ExecutionRecords:
             e = session.get(Execution, execution_id)
             if e is None or e.status in FINAL:
                 return None
-            e.status = status
-            e.reason = reason
+            # plain strings in the database, whatever the caller passed
+            e.status = Status(status).value
+            e.reason = Reason(reason).value if reason is not None else None
             e.error_message = _short(message, 4000)
             e.current_cell = None
             e.end_time = utcnow()

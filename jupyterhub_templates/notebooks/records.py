@@ -4,17 +4,16 @@ where, from which template, with which parameters. Blocking; run in worker threa
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import jsontext
 from ..catalog.catalog import isoformat
-from ..db import Database
+from ..db import Database, locks
 from ..db.models import Notebook, NotebookParam, utcnow
 from ..db.session import UNAVAILABLE_ERRORS
 from ..errors import NotFound, Unavailable
@@ -44,12 +43,6 @@ def _params(parameters: dict[str, Any]) -> list[NotebookParam]:
     ]
 
 
-def claim_key(username: str, path: str) -> int:
-    """The PostgreSQL advisory lock key of ``path`` in the user's server (signed 64 bits)."""
-    digest = hashlib.sha256(f"notebook\0{username}\0{path}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
 class PathClaim:
     """The exclusive right to write ``path`` in a user's server, and the notebook's
     record waiting to be committed. From :meth:`NotebookRecords.claim`; blocking
@@ -57,7 +50,7 @@ class PathClaim:
     :meth:`abort`.
 
     PostgreSQL: one open transaction holding the advisory lock
-    ``pg_try_advisory_xact_lock(claim_key(username, path))`` and then the uncommitted
+    ``locks.lock_key("notebook", username, path)`` (:mod:`..db.locks`) and then the uncommitted
     record (:meth:`add`), so that every service process sharing the database waits for
     it, and the record appears when the lock goes (commit) or never (abort, or the
     process dying: the server rolls back and releases). SQLite (one process): the
@@ -169,11 +162,7 @@ class NotebookRecords:
         claim = PathClaim(self, session)
         try:
             with _unavailable():
-                got = session.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:key)"),
-                    {"key": claim_key(username, path)},
-                ).scalar()
-                if not got:
+                if not locks.try_hold(session, locks.lock_key("notebook", username, path)):
                     claim.abort()
                     return None
         except BaseException:

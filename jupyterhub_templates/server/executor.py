@@ -42,6 +42,7 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..parameter_names import parameter_name_problem
+from ..statuses import FINAL, Reason, Status
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 ENV_NAME_RE = re.compile(r"(MLFLOW_[A-Z0-9_]+|JUPYTERHUB_TEMPLATES_[A-Z0-9_]+)")
@@ -49,7 +50,6 @@ ENV_NAME_RE = re.compile(r"(MLFLOW_[A-Z0-9_]+|JUPYTERHUB_TEMPLATES_[A-Z0-9_]+)")
 KERNEL_NAME_RE = re.compile(r"[a-z0-9._-]+", re.IGNORECASE)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
-FINISHED = frozenset({"success", "failed", "cancelled"})
 RUNNER_MODULE = "jupyterhub_templates.server.runner"
 _MAX_PARAMETER_DEPTH = 64
 
@@ -187,7 +187,7 @@ class Execution:
     os_output: str
     cwd: str
     log: LogBuffer
-    status: str = "pending"
+    status: str = Status.PENDING
     created: str = field(default_factory=_now_iso)
     started: str | None = None
     finished: str | None = None
@@ -621,11 +621,11 @@ class Executor:
     async def cancel(self, execution_id: str) -> dict[str, Any]:
         """Cancel a pending or running execution; waits until it is over. 409 if finished."""
         execution = self.get(execution_id)
-        if execution.status in FINISHED:
+        if execution.status in FINAL:
             raise Conflict(f"execution {execution_id!r} is already {execution.status}")
         if execution.id in self._queue:
             self._queue.remove(execution.id)
-            self._finish(execution, "cancelled", None)
+            self._finish(execution, Status.CANCELLED, None)
             return execution.model()
         if execution.kill_reason is None:
             execution.kill_reason = "cancelled"
@@ -637,7 +637,7 @@ class Executor:
     def delete(self, execution_id: str) -> None:
         """Forget a finished execution; 409 while pending or running."""
         execution = self.get(execution_id)
-        if execution.status not in FINISHED:
+        if execution.status not in FINAL:
             raise Conflict(f"execution {execution_id!r} is {execution.status}")
         del self._executions[execution_id]
         with contextlib.suppress(ValueError):
@@ -659,15 +659,15 @@ class Executor:
             execution = self._executions[self._queue.popleft()]
             self._finish(
                 execution,
-                "failed",
+                Status.FAILED,
                 {
-                    "reason": "error",
+                    "reason": Reason.ERROR,
                     "ename": "Shutdown",
                     "evalue": "server stopped",
                     "cell_index": None,
                 },
             )
-        running = [e for e in self._executions.values() if e.status not in FINISHED and e.run_task]
+        running = [e for e in self._executions.values() if e.status not in FINAL and e.run_task]
         for execution in running:
             execution.kill_reason = execution.kill_reason or "shutdown"
         await asyncio.gather(
@@ -688,10 +688,10 @@ class Executor:
             await self._run_child(execution)
         except Exception as exc:
             self.log.exception("execution %s: executor error", execution.id)
-            if execution.status not in FINISHED:
+            if execution.status not in FINAL:
                 self._finish(
                     execution,
-                    "failed",
+                    Status.FAILED,
                     _internal_error(exc),
                 )
         finally:
@@ -712,13 +712,13 @@ class Executor:
             except OSError as exc:
                 self._finish(
                     execution,
-                    "failed",
+                    Status.FAILED,
                     _internal_error(exc),
                 )
                 return
 
         execution.process = process
-        execution.status = "running"
+        execution.status = Status.RUNNING
         execution.started = _now_iso()
         execution.started_mono = time.monotonic()
         self._touch(execution)
@@ -781,13 +781,13 @@ class Executor:
 
         reason = execution.kill_reason
         if reason == "cancelled":
-            self._finish(execution, "cancelled", None)
+            self._finish(execution, Status.CANCELLED, None)
         elif reason == "timeout":
             self._finish(
                 execution,
-                "failed",
+                Status.FAILED,
                 {
-                    "reason": "timeout",
+                    "reason": Reason.TIMEOUT,
                     "ename": "TimeoutError",
                     "evalue": f"execution exceeded its timeout of {execution.timeout:g} s",
                     "cell_index": execution.current_cell,
@@ -796,25 +796,25 @@ class Executor:
         elif reason == "shutdown":
             self._finish(
                 execution,
-                "failed",
+                Status.FAILED,
                 {
-                    "reason": "error",
+                    "reason": Reason.ERROR,
                     "ename": "Shutdown",
                     "evalue": "server stopped",
                     "cell_index": execution.current_cell,
                 },
             )
-        elif finished_event.get("status") == "success":
-            self._finish(execution, "success", None)
-        elif finished_event.get("status") == "failed" and finished_event.get("error"):
-            self._finish(execution, "failed", finished_event["error"])
+        elif finished_event.get("status") == Status.SUCCESS:
+            self._finish(execution, Status.SUCCESS, None)
+        elif finished_event.get("status") == Status.FAILED and finished_event.get("error"):
+            self._finish(execution, Status.FAILED, finished_event["error"])
         else:
             self._note(execution, f"runner exited with code {returncode} without a result")
             self._finish(
                 execution,
-                "failed",
+                Status.FAILED,
                 {
-                    "reason": "error",
+                    "reason": Reason.ERROR,
                     "ename": "RunnerExited",
                     "evalue": f"the runner exited with code {returncode} without a result",
                     "cell_index": execution.current_cell,
@@ -886,4 +886,9 @@ def json_bytes(value: Any) -> bytes:
 
 def _internal_error(exc: BaseException) -> dict[str, Any]:
     """The error model of a failure of the executor itself (not of the notebook)."""
-    return {"reason": "error", "ename": type(exc).__name__, "evalue": str(exc), "cell_index": None}
+    return {
+        "reason": Reason.ERROR,
+        "ename": type(exc).__name__,
+        "evalue": str(exc),
+        "cell_index": None,
+    }

@@ -53,6 +53,8 @@ import threading
 import time
 from typing import Any, TextIO
 
+from jupyterhub_templates.statuses import Reason, Status
+
 ENGINE_NAME = "jupyterhub_templates"
 _PREFIX = "[jupyterhub-templates] "
 
@@ -180,24 +182,24 @@ def classify(exc: BaseException, current_cell: int | None = None) -> dict[str, A
 
     if isinstance(exc, PapermillExecutionError):
         return {
-            "reason": "cell error",
+            "reason": Reason.CELL_ERROR,
             "ename": str(exc.ename),
             "evalue": str(exc.evalue),
             "cell_index": exc.cell_index,
         }
     if isinstance(exc, DeadKernelError):
-        reason = "kernel died"
+        reason = Reason.KERNEL_DIED
     elif isinstance(exc, CellTimeoutError):
-        reason = "timeout"
+        reason = Reason.TIMEOUT
     elif isinstance(exc, NoSuchKernel):
-        reason = "kernel not found"
+        reason = Reason.KERNEL_NOT_FOUND
     else:
-        reason = "error"
+        reason = Reason.ERROR
     return {
         "reason": reason,
         "ename": type(exc).__name__,
         "evalue": str(exc),
-        "cell_index": current_cell if reason in ("kernel died", "timeout") else None,
+        "cell_index": current_cell if reason in (Reason.KERNEL_DIED, Reason.TIMEOUT) else None,
     }
 
 
@@ -342,13 +344,13 @@ def run(spec: dict[str, Any]) -> int:
         print(
             f"{_PREFIX}failed: {error['reason']}: {error['ename']}: {error['evalue']}", flush=True
         )
-        _emit("finished", status="failed", error=error)
+        _emit("finished", status=Status.FAILED, error=error)
         return 1
     finally:
         if kernel is not None:  # papermill shuts down only the kernels it started
             kernel.shutdown()
     print(f"{_PREFIX}finished successfully", flush=True)
-    _emit("finished", status="success", error=None)
+    _emit("finished", status=Status.SUCCESS, error=None)
     return 0
 
 

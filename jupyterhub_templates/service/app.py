@@ -14,13 +14,15 @@ import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth
+from jupyterhub.traitlets import EntryPointType
 from tornado import web
 from tornado.httpserver import HTTPServer
-from traitlets import Bool, Bytes, Float, Int, Type, Unicode, default, validate
+from traitlets import Bool, Bytes, Float, Int, Unicode, default, validate
 from traitlets.config import Application, catch_config_error
 
 from .. import jsontext
@@ -45,10 +47,9 @@ from .handlers.openapi import OpenAPIHandler
 from .handlers.root import OAuthCallbackHandler, RootHandler
 from .log import install_secrets_filter, log_request
 
-STORE_KINDS = {
-    "directory": "jupyterhub_templates.stores.directory.DirectoryTemplateStore",
-    "s3": "jupyterhub_templates.stores.s3.S3TemplateStore",
-}
+#: where template stores are found by name, built-in and third-party alike (the
+#: ``[project.entry-points."jupyterhub_templates.stores"]`` table of a package)
+STORE_ENTRY_POINTS = "jupyterhub_templates.stores"
 
 
 def _env(name: str, fallback: str) -> str:
@@ -155,9 +156,11 @@ class TemplatesService(Application):
 
     db_pool_size = Int(10, help="Database connections kept open (PostgreSQL).").tag(config=True)
 
-    store_class = Type(
+    store_class = EntryPointType(
         klass=TemplateStore,
-        help="""Where templates are stored: a TemplateStore class, or 'directory' / 's3'.
+        entry_point_group=STORE_ENTRY_POINTS,
+        help="""Where templates are stored: a TemplateStore class, its import string, or
+        the name of an installed store ('directory', 's3', or a third party's).
 
         Default: $JUPYTERHUB_TEMPLATES_STORE, else directory. Configure the store with
         c.DirectoryTemplateStore.* or c.S3TemplateStore.*.
@@ -166,17 +169,7 @@ class TemplatesService(Application):
 
     @default("store_class")
     def _default_store_class(self) -> Any:
-        kind = _env("JUPYTERHUB_TEMPLATES_STORE", "directory")
-        return STORE_KINDS.get(kind, kind)
-
-    @validate("store_class")
-    def _store_alias(self, proposal: Any) -> Any:
-        value = proposal["value"]
-        if isinstance(value, str) and value in STORE_KINDS:
-            from traitlets.utils.importstring import import_item
-
-            return import_item(STORE_KINDS[value])
-        return value
+        return _env("JUPYTERHUB_TEMPLATES_STORE", "directory")
 
     admin_scope = Unicode(
         "custom:templates:admin",
@@ -623,7 +616,22 @@ class SyncApp(TemplatesService):
         self.db.dispose()
 
 
-TemplatesService.classes = [TemplatesService, Catalog, DirectoryTemplateStore, S3TemplateStore]
+def _installed_stores() -> list[type]:
+    """The template stores installed under :data:`STORE_ENTRY_POINTS` (for --help-all and
+    generated config files); one that fails to load is left out, and fails when chosen."""
+    found: list[type] = [DirectoryTemplateStore, S3TemplateStore]
+    for entry_point in entry_points(group=STORE_ENTRY_POINTS):
+        try:
+            cls = entry_point.load()
+        except Exception as e:  # a broken third-party package must not stop the service
+            logging.getLogger(__name__).warning("store %r not loaded: %s", entry_point.name, e)
+            continue
+        if isinstance(cls, type) and issubclass(cls, TemplateStore) and cls not in found:
+            found.append(cls)
+    return found
+
+
+TemplatesService.classes = [TemplatesService, Catalog, *_installed_stores()]
 TemplatesService.subcommands = {
     "sync": (SyncApp, SyncApp.description),
 }

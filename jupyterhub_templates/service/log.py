@@ -1,5 +1,5 @@
 """The service's request log: one line per request, tokens masked (the masking itself
-is :mod:`jupyterhub_templates.redact`'s)."""
+is :mod:`jupyterhub_templates.redact`'s), and the request's metrics (:mod:`..metrics`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 
 from tornado.web import RequestHandler
 
+from ..metrics import observe_request
 from ..redact import install_secrets_filter, scrub_uri
 
 __all__ = ["install_secrets_filter", "log_request", "scrub_uri"]
@@ -15,7 +16,9 @@ access_log = logging.getLogger("tornado.access")
 
 
 def log_request(handler: RequestHandler) -> None:
-    """Tornado ``log_function``: one line per request, tokens masked, level by status."""
+    """Tornado ``log_function``: one line per request, tokens masked, level by status;
+    the request's metrics recorded."""
+    observe_request(handler)
     status = handler.get_status()
     request = handler.request
     if status < 400 or (status == 404 and request.path.endswith("/favicon.ico")):

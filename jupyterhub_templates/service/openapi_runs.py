@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import statuses as _statuses
 from .openapi import _errors, _json, _ref
 
 
@@ -62,8 +63,8 @@ PAGE_FIELDS = {
     },
 }
 
-STATUSES = ["pending", "running", "success", "failed", "cancelled"]
-REASONS = ["cell error", "kernel died", "timeout", "kernel not found", "server stopped", "error"]
+STATUSES = list(_statuses.STATUSES)
+REASONS = list(_statuses.REASONS)
 
 
 def schemas() -> dict[str, Any]:

@@ -26,9 +26,9 @@ from notebooks import write_python_notebook as write_notebook
 from processes import PIDS_CELL, alive, wait_file, wait_gone
 
 from jupyterhub_templates.server.executor import Executor
+from jupyterhub_templates.statuses import FINAL
 
 API = ("templates", "api", "executions")
-FINISHED = ("success", "failed", "cancelled")
 
 
 # ---------------------------------------------------------------- helpers
@@ -108,7 +108,7 @@ async def test_run_success(api: Api, jp_root_dir: Path) -> None:
         parameters={"x": 21, "name": "b"},
     )
     assert model["kernel_name"] == "python3"  # the configured default
-    done = await api.wait_for("ok", *FINISHED)
+    done = await api.wait_for("ok", *FINAL)
     assert done["status"] == "success", (done, await api.log("ok"))
     assert done["error"] is None and done["started"] and done["finished"]
 
@@ -149,8 +149,8 @@ async def test_queue_limit(api: Api, jp_root_dir: Path, executor: Executor) -> N
         await asyncio.sleep(0.1)
     assert executor.get("second").process is None
 
-    first = await api.wait_for("first", *FINISHED)
-    second = await api.wait_for("second", *FINISHED)
+    first = await api.wait_for("first", *FINAL)
+    second = await api.wait_for("second", *FINAL)
     assert first["status"] == second["status"] == "success", (first, second)
     # FIFO, one at a time: the second started once the first was over
     assert first["finished"] <= second["started"]
@@ -200,7 +200,7 @@ async def test_timeout(api: Api, jp_root_dir: Path, executor: Executor) -> None:
     assert execution.process is not None
     runner_pid = execution.process.pid
 
-    done = await api.wait_for("slow", *FINISHED, timeout=30)
+    done = await api.wait_for("slow", *FINAL, timeout=30)
     assert done["status"] == "failed", done
     assert done["error"]["reason"] == "timeout", done["error"]
     assert done["error"]["ename"] == "TimeoutError"
@@ -214,7 +214,7 @@ async def test_timeout(api: Api, jp_root_dir: Path, executor: Executor) -> None:
 async def test_dead_kernel(api: Api, jp_root_dir: Path) -> None:
     write_notebook(jp_root_dir / "dead.ipynb", "import os\nos._exit(1)", "print('never')")
     await api.submit("dead", "dead.ipynb", parameters={"x": 2})
-    done = await api.wait_for("dead", *FINISHED)
+    done = await api.wait_for("dead", *FINAL)
     assert done["status"] == "failed", done
     error = done["error"]
     assert error["reason"] == "kernel died", error
@@ -226,7 +226,7 @@ async def test_dead_kernel(api: Api, jp_root_dir: Path) -> None:
 async def test_missing_kernel(api: Api, jp_root_dir: Path) -> None:
     write_notebook(jp_root_dir / "nokernel.ipynb", "1")
     await api.submit("nokernel", "nokernel.ipynb", kernel_name="nope")
-    done = await api.wait_for("nokernel", *FINISHED)
+    done = await api.wait_for("nokernel", *FINAL)
     assert done["status"] == "failed", done
     assert done["kernel_name"] == "nope"
     assert done["error"]["reason"] == "kernel not found", done["error"]
@@ -236,7 +236,7 @@ async def test_missing_kernel(api: Api, jp_root_dir: Path) -> None:
 async def test_cell_error(api: Api, jp_root_dir: Path) -> None:
     write_notebook(jp_root_dir / "err.ipynb", "print('before')", "1/0", "print('never')")
     await api.submit("err", "err.ipynb", output_path="err-out.ipynb", parameters={"x": 2})
-    done = await api.wait_for("err", *FINISHED)
+    done = await api.wait_for("err", *FINAL)
     assert done["status"] == "failed", done
     error = done["error"]
     assert error["reason"] == "cell error", error

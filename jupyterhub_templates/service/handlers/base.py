@@ -194,7 +194,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
 
     def compute_etag(self) -> str | None:
         """No automatic ETag: answers are ``no-store``, so no client revalidates them,
-        and hashing every body cost 4 % of the event loop under load (issue 5). A
+        and hashing every body cost 4 % of the event loop under load (BENCHMARKS.md). A
         handler that wants one (the download) sets the header itself."""
         return None
 

@@ -1,4 +1,5 @@
-"""Routes of the template catalog (the seed's "MinIO template management")."""
+"""Routes of the template catalog (the original API's "MinIO template management",
+docs/api-compatibility.md)."""
 
 from __future__ import annotations
 

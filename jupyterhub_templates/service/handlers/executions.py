@@ -6,7 +6,7 @@ from typing import Any
 
 from ...errors import InvalidInput
 from ...execution.executions import ExecuteRequest, Executions
-from ...execution.records import STATUSES
+from ...statuses import STATUSES
 from .base import BaseHandler, parse_id
 
 
@@ -51,7 +51,8 @@ class ExecuteNotebookHandler(ExecutionBase):
         status = current["status"]
         await self.write_json_off_loop(
             {
-                # the seed answers "running"; a run that already ended says how
+                # the original API answers "running" (docs/api-compatibility.md); a run that
+                # already ended says how
                 "status": "running" if status == "pending" else status,
                 "execution_id": execution_id,
                 "notebook_url": self.executions.urls(current)["notebook_url"],

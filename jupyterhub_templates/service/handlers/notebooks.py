@@ -1,4 +1,4 @@
-"""Routes for notebooks: creation from a template, and the seed's legacy records
+"""Routes for notebooks: creation from a template, and the original API's records
 (``/submit-notebook``, ``/notebooks``, ``/notebook/{id}``)."""
 
 from __future__ import annotations
