@@ -141,7 +141,7 @@ def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]
         },
         workdir,
     )
-    svc.start(["--TemplatesService.first_cell_timeout=30"])
+    svc.start(["--Executions.first_cell_timeout=30"])
     w = World(svc=svc, hub=hub)
     try:
         r = upload(w, TEMPLATE)

@@ -17,8 +17,8 @@ from notebooks import make_notebook
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from jupyterhub_templates.catalog import Catalog
 from jupyterhub_templates.catalog.cache import TotalsCache
+from jupyterhub_templates.catalog.catalog import Catalog
 from jupyterhub_templates.db import Database
 from jupyterhub_templates.errors import Unavailable
 from jupyterhub_templates.stores.directory import DirectoryTemplateStore

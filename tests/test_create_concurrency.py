@@ -24,8 +24,8 @@ from fixtures.postgres import scratch_database
 from notebooks import make_notebook
 from sqlalchemy import create_engine, text
 
-from jupyterhub_templates.catalog.notebooks import parse_notebook
 from jupyterhub_templates.catalog.parameters import inject_parameters
+from jupyterhub_templates.catalog.parsing import parse_notebook
 from jupyterhub_templates.hub.contents import notebook_body
 from jupyterhub_templates.notebooks.creator import ParsedTemplate
 

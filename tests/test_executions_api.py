@@ -38,7 +38,7 @@ def svc(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceP
     service.stop()
 
 
-ARGS = ["--TemplatesService.server_stopped_grace=10", "--TemplatesService.first_cell_timeout=30"]
+ARGS = ["--ExecutionMonitor.stopped_grace=10", "--Executions.first_cell_timeout=30"]
 
 
 def write_notebook(hub: Hub, user: str, path: str, *sources: str) -> str:

@@ -589,9 +589,9 @@ def exec_service(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 EXEC_ARGS = [
-    "--TemplatesService.server_stopped_grace=10",
-    "--TemplatesService.first_cell_timeout=5",
-    "--TemplatesService.execution_poll_wait=5",
+    "--ExecutionMonitor.stopped_grace=10",
+    "--Executions.first_cell_timeout=5",
+    "--ExecutionMonitor.poll_wait=5",
 ]
 
 

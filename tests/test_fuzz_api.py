@@ -128,7 +128,7 @@ def svc(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceP
         workdir,
     )
     # short waits: a fuzzed run that does start must not hold a case for long
-    service.start(["--TemplatesService.first_cell_timeout=5"])
+    service.start(["--Executions.first_cell_timeout=5"])
     # something to find: a template (the documented example name) and a notebook
     for name in ("automl_classification.ipynb", "automl_template.ipynb"):
         r = service.request(

@@ -262,7 +262,7 @@ def test_hostile_values_stay_data_when_the_notebook_runs(svc: ServiceProcess, hu
 def test_server_start_timeout_gives_503(svc: ServiceProcess, hub: Hub) -> None:
     """Last in the module: restarts the service with a start timeout no server meets."""
     svc.stop()
-    svc.start(["--TemplatesService.server_start_timeout=0.05"])
+    svc.start(["--HubClient.server_start_timeout=0.05"])
     hub.stop_server("bob")
     r = create(svc, "bob", new_name="never", overwrite=True)
     assert r.status_code == 503, r.text

@@ -103,8 +103,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             service.workdir.mkdir()
             service.start(
                 [
-                    "--TemplatesService.server_stopped_grace=10",
-                    "--TemplatesService.first_cell_timeout=60",
+                    "--ExecutionMonitor.stopped_grace=10",
+                    "--Executions.first_cell_timeout=60",
                 ]
             )
             service_secrets = {

@@ -11,7 +11,7 @@ from notebooks import make_notebook
 from jupyterhub_templates import jsontext
 from jupyterhub_templates.catalog.cache import ContentCache
 from jupyterhub_templates.catalog.names import check_category, check_filename, split_name
-from jupyterhub_templates.catalog.notebooks import parse_notebook
+from jupyterhub_templates.catalog.parsing import parse_notebook
 from jupyterhub_templates.errors import InvalidInput
 from jupyterhub_templates.redact import SecretsFilter, scrub_text, scrub_uri
 from jupyterhub_templates.service.signing import sign_download, verify_download

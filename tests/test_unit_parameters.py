@@ -576,7 +576,7 @@ def test_inject_refuses_what_check_refuses(params: dict, details: dict) -> None:
 def test_inject_real_template_notebook() -> None:
     from notebooks import make_notebook
 
-    from jupyterhub_templates.catalog.notebooks import parse_notebook
+    from jupyterhub_templates.catalog.parsing import parse_notebook
 
     info = parse_notebook(make_notebook())
     given = {"n_estimators": "200", "use_gpu": "yes", "models": '["rf"]', "learning_rate": 1}

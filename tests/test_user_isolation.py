@@ -32,7 +32,7 @@ from jupyterhub_templates.errors import NotFound
 from jupyterhub_templates.statuses import FINAL
 
 TEMPLATE = "isolation/base.ipynb"
-ARGS = ["--TemplatesService.first_cell_timeout=30"]
+ARGS = ["--Executions.first_cell_timeout=30"]
 
 #: a server config that appends every request it receives to ~/recorded.jsonl
 RECORDER = """

@@ -1,5 +1,5 @@
-"""Template logic independent of HTTP: names, notebooks, parameters, the catalog."""
+"""Template logic independent of HTTP: names, notebook parsing, parameters, the catalog.
 
-from .catalog import Catalog, SyncReport
-
-__all__ = ["Catalog", "SyncReport"]
+Importing the package imports nothing else: the server extension in users' servers uses
+``parameters`` (the same checks as the service's) without the catalog's database code.
+"""

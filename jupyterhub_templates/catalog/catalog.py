@@ -51,7 +51,7 @@ from ..errors import Conflict, InvalidInput, NotFound, TooLarge, Unavailable
 from ..stores.base import ObjectNotFound, StoreUnavailable, TemplateStore
 from .cache import ContentCache, TotalsCache
 from .names import VERSIONS_PREFIX, check_category, check_filename, split_name, version_key
-from .notebooks import parse_notebook
+from .parsing import parse_notebook
 
 SORT_COLUMNS = {
     "name": Template.name,
@@ -506,7 +506,7 @@ class Catalog(LoggingConfigurable):
             rows = session.execute(page, plan.params).all()
             return rows, plan.total(session, total_of, (lambda: rows[0].total) if rows else None)
 
-        rows, total = self.db.read(query)
+        rows, total = self.db.query(query)
         plan.remember(total)
         templates = [_describe_template(t) for t in rows]
         return {
@@ -548,7 +548,7 @@ class Catalog(LoggingConfigurable):
             body, count, total = session.execute(statement, plan.params).one()
             return body, count, plan.total(session, total_of, (lambda: total) if count else None)
 
-        body, count, total = self.db.read(query)
+        body, count, total = self.db.query(query)
         plan.remember(total)
         return (
             f'{{"status": "success", "templates": {body}, "total": {int(total)}, '
@@ -590,7 +590,7 @@ class Catalog(LoggingConfigurable):
 
     def categories(self) -> list[dict[str, Any]]:
         """Every category with its number of templates, by name."""
-        rows = self.db.read(
+        rows = self.db.query(
             lambda session: session.execute(
                 select(Template.category, func.count(Template.id))
                 .group_by(Template.category)
@@ -608,7 +608,7 @@ class Catalog(LoggingConfigurable):
         """
         info, chosen = self._describe_for_get(name, version)
         if content:
-            info["content"] = self._content(chosen, self._read(chosen))
+            info["content"] = self._content(chosen, self._stored_bytes(chosen))
         return info
 
     def get_json(self, name: str, *, version: int | None = None, content: bool = False) -> bytes:
@@ -624,7 +624,7 @@ class Catalog(LoggingConfigurable):
         info, chosen = self._describe_for_get(name, version)
         if not content:
             return jsontext.encode({"status": "success", "template": info, **info})
-        data, checked = self._read_checked(chosen)
+        data, checked = self._stored_bytes_checked(chosen)
         if not checked or b"NaN" in data or b"Infinity" in data:
             info["content"] = self._content(chosen, data)
             return jsontext.encode({"status": "success", "template": info, **info})
@@ -637,7 +637,7 @@ class Catalog(LoggingConfigurable):
         self, name: str, version: int | None
     ) -> tuple[dict[str, Any], TemplateVersion]:
         split_name(name)
-        template, versions = self.db.read(lambda session: _find_for_read(session, name))
+        template, versions = self.db.query(lambda session: _find_for_read(session, name))
         info = _describe_template(template)
         info["current_version"] = template.current_version
         info["versions"] = [_describe_version(v) for v in versions]
@@ -666,17 +666,17 @@ class Catalog(LoggingConfigurable):
                 "should run 'jupyterhub-templates sync'."
             ) from None
 
-    def read(self, name: str, version: int | None = None) -> tuple[TemplateVersion, bytes]:
+    def load_version(self, name: str, version: int | None = None) -> tuple[TemplateVersion, bytes]:
         """A version (default: current) of a template and its bytes."""
         split_name(name)
-        _template, versions = self.db.read(lambda session: _find_for_read(session, name))
+        _template, versions = self.db.query(lambda session: _find_for_read(session, name))
         chosen = self._pick_version(name, versions, version)
-        return chosen, self._read(chosen)
+        return chosen, self._stored_bytes(chosen)
 
     def version_for_download(self, name: str, version: int | None = None) -> TemplateVersion:
         """The version record whose object a download URL should point at."""
         split_name(name)
-        _template, versions = self.db.read(lambda session: _find_for_read(session, name))
+        _template, versions = self.db.query(lambda session: _find_for_read(session, name))
         return self._pick_version(name, versions, version)
 
     def _find(self, session: Session, name: str) -> Template:
@@ -706,10 +706,10 @@ class Catalog(LoggingConfigurable):
                 return v
         raise NotFound(f"Template {name} has no version {version}.")
 
-    def _read(self, v: TemplateVersion) -> bytes:
-        return self._read_checked(v)[0]
+    def _stored_bytes(self, v: TemplateVersion) -> bytes:
+        return self._stored_bytes_checked(v)[0]
 
-    def _read_checked(self, v: TemplateVersion) -> tuple[bytes, bool]:
+    def _stored_bytes_checked(self, v: TemplateVersion) -> tuple[bytes, bool]:
         """The version's bytes, and whether they are the ones recorded (their hash
         matches: checked when read from the store; the cache holds only such bytes)."""
         data = self.cache.get(v.sha256)

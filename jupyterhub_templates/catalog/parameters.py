@@ -21,7 +21,7 @@ So every name and value is checked *before* it reaches papermill:
   encoded as UTF-8, so the notebook or the execution record could not be written.
 
 :func:`check_parameters` validates and coerces what a client sent against the
-parameters inferred from the template (see ``catalog.notebooks.infer_parameters``);
+parameters inferred from the template (see ``catalog.parsing.infer_parameters``);
 :func:`inject_parameters` writes them into a copy of the notebook with papermill's own
 ``parameterize_notebook``, for Python kernels only (see its docstring for why).
 """

@@ -49,7 +49,7 @@ class Database:
     serialize instead of failing with "database is locked" on upgrade.
     PostgreSQL uses row locks (``SELECT ... FOR UPDATE``) instead.
 
-    ``read(fn)`` is the fast path for single-statement reads (the catalog's listing and
+    ``query(fn)`` is the fast path for single-statement reads (the catalog's listing and
     lookups): on PostgreSQL it runs on its own pool of autocommit connections without
     pre-ping, so one read costs one round trip (no ping, no ``BEGIN``, no ``ROLLBACK``),
     and recovers from a restarted database by retrying once on a fresh connection.
@@ -104,7 +104,7 @@ class Database:
         with self._guard(), self._sessions() as session:
             yield session
 
-    def read(self, fn: Callable[[Session], T]) -> T:
+    def query(self, fn: Callable[[Session], T]) -> T:
         """``fn(session)`` on a read-only session, each statement its own snapshot on
         PostgreSQL (autocommit), so ``fn`` should read with one statement when it needs
         a consistent view. ``fn`` may run twice: when the first attempt finds its pooled

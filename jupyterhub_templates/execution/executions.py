@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import posixpath
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from traitlets import Float, Unicode, default
+from traitlets.config import LoggingConfigurable
 
 from .. import jsontext
 from ..catalog.parameters import check_parameters
@@ -31,7 +35,7 @@ from .records import ExecutionRecords
 
 log = logging.getLogger(__name__)
 
-Run = Callable[..., Awaitable[Any]]
+InThread = Callable[..., Awaitable[Any]]
 
 #: the MLflow tag carrying the execution id on every run the notebook starts
 EXECUTION_TAG = "templates.execution_id"
@@ -66,8 +70,44 @@ def _experiment_for(template: str | None, notebook_path: str) -> str:
     return source[: -len(".ipynb")] if source.endswith(".ipynb") else source
 
 
-class Executions:
-    """Dispatch and follow executions."""
+class Executions(LoggingConfigurable):
+    """Dispatch and follow executions (the following is its :class:`ExecutionMonitor`'s,
+    created with ``parent=self``).
+
+    Keyword arguments besides the collaborators: traits, ``parent``, ``log``.
+    """
+
+    mlflow_tracking_uri = Unicode(
+        help="""MLflow tracking server given to executions (MLFLOW_TRACKING_URI), and
+        searched for the runs they log. Empty: executions get none.
+
+        Default: $JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI.
+        """,
+    ).tag(config=True)
+
+    @default("mlflow_tracking_uri")
+    def _default_mlflow_uri(self) -> str:
+        return os.environ.get("JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI", "")
+
+    mlflow_ui_url = Unicode(
+        help="""Base of the MLflow links on executions, as users' browsers reach the
+        MLflow UI. Default: $JUPYTERHUB_TEMPLATES_MLFLOW_UI_URL, else the tracking URI.
+        """,
+    ).tag(config=True)
+
+    @default("mlflow_ui_url")
+    def _default_mlflow_ui(self) -> str:
+        return os.environ.get("JUPYTERHUB_TEMPLATES_MLFLOW_UI_URL", "")
+
+    first_cell_timeout = Float(
+        30.0,
+        help="POST /execute-notebook answers once the first cell has run, or after this "
+        "many seconds.",
+    ).tag(config=True)
+
+    max_timeout = Float(
+        86400.0, help="The longest timeout (seconds) a caller may give an execution."
+    ).tag(config=True)
 
     def __init__(
         self,
@@ -76,35 +116,27 @@ class Executions:
         notebooks: NotebookRecords,
         hub: HubClient,
         extension: ExtensionClient,
-        run: Run,
+        in_thread: InThread,
         public_url: str,
-        server_start_timeout: float,
-        mlflow_tracking_uri: str = "",
-        mlflow_ui_url: str = "",
-        max_timeout: float = 86400.0,
-        poll_wait: float = 20.0,
-        stopped_grace: float = 30.0,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         self.records = records
         self.notebooks = notebooks
         self.hub = hub
         self.extension = extension
-        self.run = run
+        self.in_thread = in_thread
         self.public_url = public_url
-        self.server_start_timeout = server_start_timeout
-        self.mlflow_tracking_uri = mlflow_tracking_uri
-        self.mlflow_ui_url = mlflow_ui_url or mlflow_tracking_uri
-        self.max_timeout = max_timeout
         #: MLflow experiments known to exist (see _ensure_experiment)
         self._experiments: set[str] = set()
         self.monitor = ExecutionMonitor(
             records=records,
             hub=hub,
             extension=extension,
-            run=run,
+            in_thread=in_thread,
             on_final=self._after_run,
-            poll_wait=poll_wait,
-            stopped_grace=stopped_grace,
+            parent=self,
+            log=self.log,
         )
 
     async def start(self) -> None:
@@ -153,13 +185,13 @@ class Executions:
         refuses the run (bad path, missing notebook, an existing output without
         ``overwrite``) or cannot be reached.
         """
-        path, output, parameters = await self.run(self._check, request)
-        found = await self.run(self.notebooks.latest_at, request.username, path)
+        path, output, parameters = await self.in_thread(self._check, request)
+        found = await self.in_thread(self.notebooks.latest_at, request.username, path)
         notebook_id, template = found if found else (None, None)
         experiment = request.experiment_name or _experiment_for(template, path)
-        server = await self.hub.ensure_running(request.username, self.server_start_timeout)
+        server = await self.hub.ensure_running(request.username)
         await self._ensure_experiment(experiment)
-        record, remote_id = await self.run(
+        record, remote_id = await self.in_thread(
             self.records.create,
             username=request.username,
             notebook_path=path,
@@ -188,9 +220,9 @@ class Executions:
             # server restarted and lost it
             boot_id = (await self.extension.changes(server, ids=[remote_id])).get("boot_id")
             # parameters may be large: encoded off the event loop
-            model = await self.extension.submit(server, await self.run(jsontext.encode, spec))
+            model = await self.extension.submit(server, await self.in_thread(jsontext.encode, spec))
         except BaseException:
-            await self.run(self.records.delete, execution_id)
+            await self.in_thread(self.records.delete, execution_id)
             raise
         self.monitor.watch(request.username)
         description = await self.monitor.apply(request.username, model, boot_id)
@@ -253,14 +285,14 @@ class Executions:
             lambda d: is_final(d) or d["progress"]["cells_done"] >= 1,
             timeout,
         )
-        return found or await self.run(self.records.get, execution_id)
+        return found or await self.in_thread(self.records.get, execution_id)
 
     async def wait_final(self, execution_id: int, timeout: float) -> dict[str, Any]:
         """The run once it has ended (and its MLflow runs are looked up)."""
         found = await self.monitor.wait_for(execution_id, is_final, timeout)
         if found is not None:
             await self.monitor.settle(execution_id, found["username"])
-        return await self.run(self.records.get, execution_id)
+        return await self.in_thread(self.records.get, execution_id)
 
     async def status_json(
         self,
@@ -278,21 +310,21 @@ class Executions:
             description = self.records.get(execution_id, username)
             return description, jsontext.encode(decorate(description))
 
-        description, body = await self.run(read)
+        description, body = await self.in_thread(read)
         if is_final(description) and await self.monitor.settle(
             execution_id, description["username"]
         ):
-            description, body = await self.run(read)
+            description, body = await self.in_thread(read)
         return body
 
     # -- cancel, log -------------------------------------------------------------
 
     async def cancel(self, execution_id: int, username: str | None) -> dict[str, Any]:
         """Cancel a pending or running execution (Conflict when it has ended)."""
-        description = await self.run(self.records.get, execution_id, username)
+        description = await self.in_thread(self.records.get, execution_id, username)
         if is_final(description):
             raise Conflict(f"Execution {execution_id} has already ended ({description['status']}).")
-        owner, remote_id, _, boot = await self.run(self.records.remote_ref, execution_id)
+        owner, remote_id, _, boot = await self.in_thread(self.records.remote_ref, execution_id)
         try:
             server = await self.hub.get_server(owner)
             if not server.running:
@@ -306,16 +338,18 @@ class Executions:
                 None,
                 "Cancelled; the user's server was not running.",
             )
-            return await self.run(self.records.get, execution_id)
+            return await self.in_thread(self.records.get, execution_id)
         except Conflict:
             # it ended meanwhile: report what it ended as
             model = await self.extension.get(server, remote_id)
         updated = await self.monitor.apply(owner, model, boot)
-        return updated or await self.run(self.records.get, execution_id)
+        return updated or await self.in_thread(self.records.get, execution_id)
 
-    async def log(self, execution_id: int, username: str | None, offset: int) -> dict[str, Any]:
-        description = await self.run(self.records.get, execution_id, username)
-        owner, remote_id, _, _ = await self.run(self.records.remote_ref, execution_id)
+    async def read_log(
+        self, execution_id: int, username: str | None, offset: int
+    ) -> dict[str, Any]:
+        description = await self.in_thread(self.records.get, execution_id, username)
+        owner, remote_id, _, _ = await self.in_thread(self.records.remote_ref, execution_id)
         server = await self.hub.get_server(owner)
         if not server.running:
             raise Unavailable(
@@ -341,18 +375,20 @@ class Executions:
         if not self.mlflow_tracking_uri:
             return
         experiment = (description.get("mlflow") or {}).get("experiment_name")
-        _, remote_id, _, _ = await self.run(self.records.remote_ref, execution_id)
+        _, remote_id, _, _ = await self.in_thread(self.records.remote_ref, execution_id)
         try:
             runs = await find_runs(
                 self.mlflow_tracking_uri,
                 remote_id,
                 experiment_names=[experiment] if experiment else [],
-                ui_url=self.mlflow_ui_url,
+                ui_url=self.mlflow_ui_url or self.mlflow_tracking_uri,
                 tag=RUN_KEY_TAG,
             )
         except MLflowUnavailable as e:
             log.warning("MLflow runs of execution %s: %s", execution_id, e.message)
             return
         if runs:
-            await self.run(self.records.set_runs, execution_id, runs)
-            await self.monitor.publish(execution_id, await self.run(self.records.get, execution_id))
+            await self.in_thread(self.records.set_runs, execution_id, runs)
+            await self.monitor.publish(
+                execution_id, await self.in_thread(self.records.get, execution_id)
+            )

@@ -21,6 +21,9 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from traitlets import Float
+from traitlets.config import LoggingConfigurable
+
 from ..db.models import utcnow
 from ..errors import NotFound, TemplatesError, Unavailable
 from ..hub import ExtensionClient, HubClient, UserServer
@@ -29,18 +32,31 @@ from .records import ExecutionRecords
 
 log = logging.getLogger(__name__)
 
-Run = Callable[..., Awaitable[Any]]
+InThread = Callable[..., Awaitable[Any]]
 OnFinal = Callable[[int, dict[str, Any]], Awaitable[None]]
 
 
-class ExecutionMonitor:
+class ExecutionMonitor(LoggingConfigurable):
     """Watchers per user, and in-process notification of changes.
 
-    ``poll_wait``: how long one long poll waits for a change. ``stopped_grace``: how long
-    a server may stay unreachable while the Hub still calls it running, before its runs
-    are declared ``failed`` (server stopped). ``undispatched_grace``: a record never
-    handed to a server (the service died in between) is failed after this long.
+    Keyword arguments besides the collaborators: traits, ``parent``, ``log``.
     """
+
+    poll_wait = Float(
+        20.0, help="How long one long poll of a user's server waits for a change (seconds)."
+    ).tag(config=True)
+
+    stopped_grace = Float(
+        30.0,
+        help="""A server unreachable this long (seconds) while the Hub still calls it
+        running is taken as stopped: its running executions fail with 'server stopped'.""",
+    ).tag(config=True)
+
+    undispatched_grace = Float(
+        120.0,
+        help="""A run recorded but never handed to a user's server (the service stopped
+        in between) is failed after this many seconds.""",
+    ).tag(config=True)
 
     def __init__(
         self,
@@ -48,20 +64,16 @@ class ExecutionMonitor:
         records: ExecutionRecords,
         hub: HubClient,
         extension: ExtensionClient,
-        run: Run,
+        in_thread: InThread,
         on_final: OnFinal,
-        poll_wait: float = 20.0,
-        stopped_grace: float = 30.0,
-        undispatched_grace: float = 120.0,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         self.records = records
         self.hub = hub
         self.extension = extension
-        self.run = run
+        self.in_thread = in_thread
         self.on_final = on_final
-        self.poll_wait = poll_wait
-        self.stopped_grace = stopped_grace
-        self.undispatched_grace = undispatched_grace
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._kicked: set[str] = set()
         self._changed = asyncio.Condition()
@@ -79,7 +91,7 @@ class ExecutionMonitor:
     async def start(self) -> None:
         """Follow every run the database says is active."""
         try:
-            users = await self.run(self.records.active_users)
+            users = await self.in_thread(self.records.active_users)
         except TemplatesError as e:
             log.warning("cannot load active executions yet: %s", e.message)
             users = []
@@ -195,10 +207,10 @@ class ExecutionMonitor:
         """Apply one model from ``username``'s server extension (to that user's records
         only); publish it; start final work."""
         if model.get("status") not in FINAL:
-            result = await self.run(self.records.apply_remote, username, model, boot_id)
+            result = await self.in_thread(self.records.apply_remote, username, model, boot_id)
         else:
             async with self._ending(username=username):
-                result = await self.run(self.records.apply_remote, username, model, boot_id)
+                result = await self.in_thread(self.records.apply_remote, username, model, boot_id)
                 if result is not None and result[2]:
                     self._start_final(result[0], result[1])
         if result is None:
@@ -211,7 +223,9 @@ class ExecutionMonitor:
         self, execution_id: int, status: str, reason: str | None, message: str
     ) -> None:
         async with self._ending(execution_id=execution_id):
-            description = await self.run(self.records.finish, execution_id, status, reason, message)
+            description = await self.in_thread(
+                self.records.finish, execution_id, status, reason, message
+            )
             if description is not None:
                 self._start_final(execution_id, description)
         if description is not None:
@@ -306,7 +320,7 @@ class ExecutionMonitor:
     async def _active(self, username: str) -> list[tuple[int, str, str | None, datetime.datetime]]:
         while True:
             try:
-                return await self.run(self.records.active_for, username)
+                return await self.in_thread(self.records.active_for, username)
             except Unavailable:
                 await asyncio.sleep(2.0)
 

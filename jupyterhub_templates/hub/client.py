@@ -21,6 +21,8 @@ from typing import Any
 from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+from traitlets import Float, Int
+from traitlets.config import LoggingConfigurable
 
 from ..errors import (
     BadGateway,
@@ -72,35 +74,51 @@ class ServerFailed(Unavailable):
         self.code = code
 
 
-class HubClient:
+class HubClient(LoggingConfigurable):
     """The Hub REST API with the service's token, and users' servers through the proxy
     with each user's own server token (:class:`~.tokens.ServerTokens`).
 
     ``api_url`` is the Hub API (``$JUPYTERHUB_API_URL``); ``proxy_url`` the public
     side of the Hub's proxy (``http://127.0.0.1:8000``), through which users' servers
-    are reached at ``/user/<name>/``. ``server_token_lifetime``: seconds each minted
-    server token lives.
+    are reached at ``/user/<name>/``. Other keyword arguments: traits, ``parent``, ``log``.
     """
 
-    def __init__(
-        self,
-        api_url: str,
-        token: str,
-        proxy_url: str,
-        *,
-        request_timeout: float = 30.0,
-        max_clients: int = 100,
-        server_token_lifetime: int = 3600,
-    ) -> None:
+    request_timeout = Float(
+        30.0, help="Seconds a request to the Hub API or to a user's server may take."
+    ).tag(config=True)
+
+    max_clients = Int(
+        100, help="Requests to the Hub and to users' servers in flight at once (long polls too)."
+    ).tag(config=True)
+
+    server_token_lifetime = Int(
+        3600,
+        help="""Lifetime (seconds, at least 60) of the tokens that reach users' servers.
+
+        The service never sends its own token to a user's server, whose code the user
+        controls: for each user it has the Hub mint a token *of that user* holding only
+        access:servers!user=<name>, keeps it in memory, renews it before it expires
+        (with a quarter of its lifetime, at most 15 minutes, left) and revokes it when
+        the service stops. A Hub with a lower token_expires_in_max_seconds caps it.
+        """,
+    ).tag(config=True)
+
+    server_start_timeout = Float(
+        60.0,
+        help="How long (seconds) to wait for a user's stopped server to start before "
+        "answering 503.",
+    ).tag(config=True)
+
+    def __init__(self, api_url: str, token: str, proxy_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.api_url = api_url.rstrip("/")
         self.proxy_url = proxy_url.rstrip("/")
         self._token = token
-        self.tokens = ServerTokens(self, lifetime=server_token_lifetime)
-        self.request_timeout = request_timeout
+        self.tokens = ServerTokens(self, lifetime=self.server_token_lifetime)
         # A client of our own (not the shared singleton): long polls must not starve
         # the Hub API calls of connections.
         self.http = AsyncHTTPClient(
-            force_instance=True, max_clients=max_clients, max_body_size=MAX_ANSWER_BYTES
+            force_instance=True, max_clients=self.max_clients, max_body_size=MAX_ANSWER_BYTES
         )
         # username -> (running server, time.monotonic() when the Hub said so)
         self._running: dict[str, tuple[UserServer, float]] = {}
@@ -219,11 +237,14 @@ class HubClient:
             return None
         return entry[0]
 
-    async def ensure_running(self, username: str, timeout: float) -> UserServer:
+    async def ensure_running(self, username: str, timeout: float | None = None) -> UserServer:
         """The user's server, started first when it is stopped, once it is ready.
 
-        Raises :class:`Unavailable` when it is not ready within ``timeout`` seconds.
+        Raises :class:`Unavailable` when it is not ready within ``timeout`` seconds
+        (default: :attr:`server_start_timeout`).
         """
+        if timeout is None:
+            timeout = self.server_start_timeout
         deadline = time.monotonic() + timeout
         server = await self.get_server(username)
         if server.running:

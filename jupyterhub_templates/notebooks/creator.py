@@ -31,9 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from ..catalog import Catalog
-from ..catalog.notebooks import NotebookInfo, parse_notebook
+from traitlets import Float, Int
+from traitlets.config import LoggingConfigurable
+
+from ..catalog.catalog import Catalog
 from ..catalog.parameters import check_parameters, inject_parameters
+from ..catalog.parsing import NotebookInfo, parse_notebook
 from ..db.models import TemplateVersion
 from ..errors import Conflict, InvalidInput, Unavailable
 from ..hub import ContentsClient, HubClient, UserServer
@@ -41,18 +44,8 @@ from ..hub.contents import notebook_body
 from .paths import clean_notebook_name, clean_path, join
 from .records import NotebookRecords, PathClaim
 
-Run = Callable[..., Awaitable[Any]]
+InThread = Callable[..., Awaitable[Any]]
 
-#: A server the Hub reported running this recently is written to without asking the
-#: Hub again (one Hub API call less per create); a request that finds it gone asks.
-SERVER_STATE_MAX_AGE = 5.0
-#: How long a create waits for another request (of any service process) to release
-#: the path before answering 503.
-CLAIM_TIMEOUT = 60.0
-#: Template bytes whose parsed form is kept (parsing and validating a 1 MB notebook
-#: costs ~25 ms, several times the injection itself); keyed by content hash, so an
-#: entry is never stale.
-PARSED_CACHE_BYTES = 32 * 1024 * 1024
 #: Creates holding a path claim at once. A claim keeps a pooled database connection
 #: while the user's server is called; with more claims than the pool can spare, the
 #: claims' own steps and every other request wait on the pool until its timeout (503).
@@ -194,8 +187,31 @@ class ParsedTemplates:
         return parsed
 
 
-class NotebookCreator:
-    """Turns a template plus parameters into a notebook in a user's server."""
+class NotebookCreator(LoggingConfigurable):
+    """Turns a template plus parameters into a notebook in a user's server.
+
+    Keyword arguments besides the collaborators: traits, ``parent``, ``log``.
+    """
+
+    server_state_max_age = Float(
+        5.0,
+        help="""Seconds a server the Hub reported running is written to without asking
+        the Hub again (one Hub API call less per create); a create that finds it gone
+        asks.""",
+    ).tag(config=True)
+
+    claim_timeout = Float(
+        60.0,
+        help="""Seconds a create waits for another request (of any service process) to
+        release the notebook's path before answering 503.""",
+    ).tag(config=True)
+
+    parsed_cache_bytes = Int(
+        32 * 1024 * 1024,
+        help="""Bytes of templates whose parsed form is kept in memory (parsing and
+        validating a 1 MB notebook costs ~25 ms, several times the injection itself);
+        keyed by content hash, so an entry is never stale. 0: none.""",
+    ).tag(config=True)
 
     def __init__(
         self,
@@ -204,24 +220,19 @@ class NotebookCreator:
         records: NotebookRecords,
         hub: HubClient,
         contents: ContentsClient,
-        run: Run,
+        in_thread: InThread,
         public_url: str,
-        server_start_timeout: float,
-        server_state_max_age: float = SERVER_STATE_MAX_AGE,
-        claim_timeout: float = CLAIM_TIMEOUT,
-        parsed_cache_bytes: int = PARSED_CACHE_BYTES,
         max_claims: int = MAX_CLAIMS,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         self.catalog = catalog
         self.records = records
         self.hub = hub
         self.contents = contents
-        self.run = run
+        self.in_thread = in_thread
         self.public_url = public_url
-        self.server_start_timeout = server_start_timeout
-        self.server_state_max_age = server_state_max_age
-        self.claim_timeout = claim_timeout
-        self.parsed = ParsedTemplates(parsed_cache_bytes)
+        self.parsed = ParsedTemplates(self.parsed_cache_bytes)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._claim_slots = asyncio.Semaphore(max(1, max_claims))
 
@@ -239,7 +250,7 @@ class NotebookCreator:
 
         Returns ``(version, template_bytes, applied_parameters)``.
         """
-        version, data = self.catalog.read(request.template_name, request.version)
+        version, data = self.catalog.load_version(request.template_name, request.version)
         applied = check_parameters(
             version.parameters, request.parameters, allow_unknown=request.allow_unknown
         )
@@ -255,15 +266,15 @@ class NotebookCreator:
         if not isinstance(request.parameters, dict):
             raise InvalidInput("parameters must be a JSON object.")
         path = self.target_path(request, directory)
-        version, data, applied = await self.run(self.check, request)
+        version, data, applied = await self.in_thread(self.check, request)
         # the notebook is built while the path is claimed and checked
-        rendering = asyncio.ensure_future(self.run(self.render, version, data, applied))
+        rendering = asyncio.ensure_future(self.in_thread(self.render, version, data, applied))
         try:
             server = self.hub.remembered(request.username, self.server_state_max_age)
             remembered = server is not None
             if server is None:
                 await rendering  # a notebook that cannot be built must not start a server
-                server = await self.hub.ensure_running(request.username, self.server_start_timeout)
+                server = await self.hub.ensure_running(request.username)
             key = (request.username, path)
             lock = self._locks.setdefault(key, asyncio.Lock())
             try:
@@ -322,11 +333,11 @@ class NotebookCreator:
 
             server = await self._first_request(request, server, remembered, put)
         except BaseException:
-            await asyncio.shield(self.run(claim.abort))
+            await asyncio.shield(self.in_thread(claim.abort))
             raise
         if claim.needs_commit:
             try:
-                await self.run(claim.commit)
+                await self.in_thread(claim.commit)
             except BaseException:
                 if not request.overwrite:
                     await asyncio.shield(self.contents.remove_file(server, path))
@@ -351,7 +362,7 @@ class NotebookCreator:
         deadline = time.monotonic() + self.claim_timeout
         delay = 0.005
         while True:
-            claim = await self.run(self._claim_and_add, username, path, record)
+            claim = await self.in_thread(self._claim_and_add, username, path, record)
             if claim is not None:
                 return claim
             if time.monotonic() + delay > deadline:
@@ -394,6 +405,6 @@ class NotebookCreator:
             self.hub.forget(request.username)
             if (await self.hub.get_server(request.username)).running:
                 raise
-        server = await self.hub.ensure_running(request.username, self.server_start_timeout)
+        server = await self.hub.ensure_running(request.username)
         await send(server)
         return server

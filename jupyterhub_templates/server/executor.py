@@ -40,18 +40,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ..catalog.parameters import check_parameters
 from ..errors import Conflict, InvalidInput, NotFound
-from ..parameter_names import parameter_name_problem
+from ..notebooks.paths import clean_path
 from ..statuses import FINAL, Reason, Status
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 ENV_NAME_RE = re.compile(r"(MLFLOW_[A-Z0-9_]+|JUPYTERHUB_TEMPLATES_[A-Z0-9_]+)")
 # the kernel spec name rule of jupyter_client (kernelspec._is_valid_kernel_name)
 KERNEL_NAME_RE = re.compile(r"[a-z0-9._-]+", re.IGNORECASE)
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 RUNNER_MODULE = "jupyterhub_templates.server.runner"
-_MAX_PARAMETER_DEPTH = 64
 
 
 @dataclass
@@ -238,29 +237,13 @@ class Execution:
 
 
 def normalize_api_path(value: Any, what: str) -> str:
-    """Check a Jupyter API path and return it without its leading ``/``.
-
-    Refused (400): non-strings, empty, backslashes, control characters (NUL included),
-    a leading ``~``, an absolute path once one leading ``/`` is removed, empty or ``..``
-    segments.
-    """
-    if not isinstance(value, str):
-        raise InvalidInput(f"{what} must be a string")
-    path = value[1:] if value.startswith("/") else value
-    if not path:
-        raise InvalidInput(f"{what} is empty")
-    if "\\" in path:
-        raise InvalidInput(f"{what} must not contain backslashes")
-    if _CONTROL_RE.search(path):
-        raise InvalidInput(f"{what} must not contain control characters")
-    if path.startswith("~"):
-        raise InvalidInput(f"{what} must not start with '~'")
-    if path.startswith("/"):
-        raise InvalidInput(f"{what} must be relative to the server root")
-    segments = path.split("/")
-    if any(s in ("", "..") for s in segments):
-        raise InvalidInput(f"{what} must not contain empty or '..' segments")
-    return path
+    """Check a Jupyter API path and return it without its leading ``/``: the service's
+    rules (:func:`jupyterhub_templates.notebooks.paths.clean_path`, hidden names and
+    look-alike characters refused too) once one leading ``/`` is removed. Raises
+    :class:`InvalidInput` (400)."""
+    if isinstance(value, str) and value.startswith("/"):
+        value = value[1:]
+    return clean_path(value, what)
 
 
 def resolve_in_root(root_dir: str, api_path: str, what: str) -> str:
@@ -273,29 +256,6 @@ def resolve_in_root(root_dir: str, api_path: str, what: str) -> str:
     if os.path.commonpath([root, resolved]) != root:
         raise InvalidInput(f"{what} is outside the server root")
     return resolved
-
-
-def check_json_value(value: Any, where: str, depth: int = 0) -> None:
-    """400 unless ``value`` is plain JSON (finite numbers, string keys)."""
-    if depth > _MAX_PARAMETER_DEPTH:
-        raise InvalidInput(f"{where} is nested too deeply")
-    if value is None or isinstance(value, (bool, int, str)):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidInput(f"{where} must be a finite number")
-        return
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            check_json_value(item, f"{where}[{i}]", depth + 1)
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidInput(f"{where} has a non-string key")
-            check_json_value(item, f"{where}.{key}", depth + 1)
-        return
-    raise InvalidInput(f"{where} is not a JSON value")
 
 
 @dataclass
@@ -338,16 +298,8 @@ def parse_request(body: Any, config: ExecutorConfig) -> Request:
     elif not isinstance(kernel_name, str) or not KERNEL_NAME_RE.fullmatch(kernel_name):
         raise InvalidInput("kernel_name must be a kernel spec name")
 
-    parameters = body.get("parameters")
-    if parameters is None:
-        parameters = {}
-    if not isinstance(parameters, dict):
-        raise InvalidInput("parameters must be a JSON object")
-    for name, value in parameters.items():
-        problem = parameter_name_problem(name)
-        if problem is not None:
-            raise InvalidInput(f"parameter name {str(name)[:64]!r}: {problem}")
-        check_json_value(value, f"parameters.{name}")
+    # the service's own checks: names, plain JSON values, nesting and text limits
+    parameters = check_parameters([], body.get("parameters"), allow_unknown=True)
 
     overwrite = body.get("overwrite", False)
     if not isinstance(overwrite, bool):

@@ -22,15 +22,17 @@ from jupyterhub.services.auth import HubOAuth
 from jupyterhub.traitlets import EntryPointType
 from tornado import web
 from tornado.httpserver import HTTPServer
+from traitlets import Any as TraitAny
 from traitlets import Bool, Bytes, Float, Int, Unicode, default, validate
 from traitlets.config import Application, catch_config_error
 
 from .. import jsontext
 from .._version import __version__
-from ..catalog import Catalog
+from ..catalog.catalog import Catalog
 from ..db import Database, safe_url
 from ..errors import Unavailable
 from ..execution.executions import Executions
+from ..execution.monitor import ExecutionMonitor
 from ..execution.records import ExecutionRecords
 from ..hub import ContentsClient, ExtensionClient, HubClient
 from ..notebooks.creator import NotebookCreator
@@ -64,6 +66,13 @@ def _service_secret(purpose: bytes, env_name: str) -> bytes:
     if seed:
         return hashlib.sha256(b"jupyterhub-templates " + purpose + b"\n" + seed.encode()).digest()
     return secrets.token_bytes(32)
+
+
+def _moved(to: str) -> Any:
+    """A deprecated TemplatesService option that ``to`` (``Class.option``) replaced."""
+    return TraitAny(None, allow_none=True, help=f"Deprecated: use {to} (still honoured).").tag(
+        config=True, moved_to=to
+    )
 
 
 class TemplatesService(Application):
@@ -265,7 +274,7 @@ class TemplatesService(Application):
     proxy_url = Unicode(
         help="""URL of the Hub's proxy as the service reaches it; users' servers are
         reached through it at /user/<name>/, each with a token of its owner's
-        (server_token_lifetime).
+        (HubClient.server_token_lifetime).
 
         Default: $JUPYTERHUB_TEMPLATES_PROXY_URL, else http://127.0.0.1:8000.
         """,
@@ -287,66 +296,15 @@ class TemplatesService(Application):
     def _default_public_url(self) -> str:
         return _env("JUPYTERHUB_PUBLIC_URL", self.proxy_url).rstrip("/")
 
-    server_token_lifetime = Int(
-        3600,
-        help="""Lifetime (seconds, at least 60) of the tokens that reach users' servers.
-
-        The service never sends its own token to a user's server, whose code the user
-        controls: for each user it has the Hub mint a token *of that user* holding only
-        access:servers!user=<name>, keeps it in memory, renews it before it expires
-        (with a quarter of its lifetime, at most 15 minutes, left) and revokes it when
-        the service stops. A Hub with a lower token_expires_in_max_seconds caps it.
-        """,
-    ).tag(config=True)
-
-    server_start_timeout = Float(
-        60.0,
-        help="How long (seconds) to wait for a user's stopped server to start before "
-        "answering 503.",
-    ).tag(config=True)
-
-    first_cell_timeout = Float(
-        30.0,
-        help="POST /execute-notebook answers once the first cell has run, or after this "
-        "many seconds.",
-    ).tag(config=True)
-
-    max_execution_timeout = Float(
-        86400.0, help="The longest timeout (seconds) a caller may give an execution."
-    ).tag(config=True)
-
-    execution_poll_wait = Float(
-        20.0,
-        help="How long one long poll of a user's server waits for a change (seconds).",
-    ).tag(config=True)
-
-    server_stopped_grace = Float(
-        30.0,
-        help="A server unreachable this long (seconds) while the Hub still calls it running "
-        "is taken as stopped: its running executions fail with 'server stopped'.",
-    ).tag(config=True)
-
-    mlflow_tracking_uri = Unicode(
-        help="""MLflow tracking server given to executions (MLFLOW_TRACKING_URI), and
-        searched for the runs they log. Empty: executions get none.
-
-        Default: $JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI.
-        """,
-    ).tag(config=True)
-
-    @default("mlflow_tracking_uri")
-    def _default_mlflow_uri(self) -> str:
-        return _env("JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI", "")
-
-    mlflow_ui_url = Unicode(
-        help="""Base of the MLflow links on executions, as users' browsers reach the
-        MLflow UI. Default: $JUPYTERHUB_TEMPLATES_MLFLOW_UI_URL, else the tracking URI.
-        """,
-    ).tag(config=True)
-
-    @default("mlflow_ui_url")
-    def _default_mlflow_ui(self) -> str:
-        return _env("JUPYTERHUB_TEMPLATES_MLFLOW_UI_URL", "")
+    # Options that moved to the component that uses them; the old names still work.
+    server_token_lifetime = _moved("HubClient.server_token_lifetime")
+    server_start_timeout = _moved("HubClient.server_start_timeout")
+    first_cell_timeout = _moved("Executions.first_cell_timeout")
+    max_execution_timeout = _moved("Executions.max_timeout")
+    mlflow_tracking_uri = _moved("Executions.mlflow_tracking_uri")
+    mlflow_ui_url = _moved("Executions.mlflow_ui_url")
+    execution_poll_wait = _moved("ExecutionMonitor.poll_wait")
+    server_stopped_grace = _moved("ExecutionMonitor.stopped_grace")
 
     load_examples = Bool(
         help="""At start, add the example templates that ship with the package to the
@@ -365,7 +323,7 @@ class TemplatesService(Application):
     db: Database
     store: TemplateStore
     catalog: Catalog
-    executor: ThreadPoolExecutor
+    workers: ThreadPoolExecutor
     hub_auth: HubOAuth
     http_server: HTTPServer | None = None
 
@@ -410,9 +368,6 @@ class TemplatesService(Application):
         password = make_url(self.db_url).password
         if password:
             secret_values.append(str(password))
-        mlflow_password = urlparse(self.mlflow_tracking_uri).password
-        if mlflow_password:
-            secret_values.append(mlflow_password)
         install_secrets_filter([self.log], secret_values)
 
     def init_components(self) -> None:
@@ -425,9 +380,9 @@ class TemplatesService(Application):
         if secret_key:
             install_secrets_filter([self.log], [secret_key])
         self.catalog = Catalog(self.db, self.store, parent=self, log=self.log)
-        self.executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="templates")
+        self.workers = ThreadPoolExecutor(self.max_workers, thread_name_prefix="templates")
         # work on large payloads waits here for its turn, not in a worker thread
-        self.bulk_executor = ThreadPoolExecutor(1, thread_name_prefix="templates-bulk")
+        self.bulk_lane = ThreadPoolExecutor(1, thread_name_prefix="templates-bulk")
         self.log.info("database: %s", safe_url(self.db_url))
         self.log.info("template store: %s", self.store.describe())
         if self.load_examples:
@@ -464,7 +419,7 @@ class TemplatesService(Application):
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def run_bulk(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+    async def in_bulk_lane(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         """Run blocking ``fn``, work on a large payload, in the one lane for such work
         (:data:`jupyterhub_templates.jsontext.BULK`)."""
 
@@ -472,20 +427,22 @@ class TemplatesService(Application):
             with jsontext.BULK:
                 return fn(*args, **kwargs)
 
-        return await asyncio.get_running_loop().run_in_executor(self.bulk_executor, locked)
+        return await asyncio.get_running_loop().run_in_executor(self.bulk_lane, locked)
 
-    async def run_blocking(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+    async def in_thread(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         """Run blocking ``fn`` in the worker pool."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(self.workers, functools.partial(fn, *args, **kwargs))
 
     def init_servers(self) -> None:
         """Clients of the Hub and users' servers; notebook creation; executions."""
+        self._forward_moved_options()
         self.hub = HubClient(
             self.hub_auth.api_url,
             self.hub_auth.api_token,
             self.proxy_url,
-            server_token_lifetime=self.server_token_lifetime,
+            parent=self,
+            log=self.log,
         )
         self.notebook_records = NotebookRecords(self.db)
         self.creator = NotebookCreator(
@@ -493,25 +450,38 @@ class TemplatesService(Application):
             records=self.notebook_records,
             hub=self.hub,
             contents=ContentsClient(self.hub),
-            run=self.run_blocking,
+            in_thread=self.in_thread,
             public_url=self.public_url,
-            server_start_timeout=self.server_start_timeout,
             max_claims=self.db_pool_size,
+            parent=self,
+            log=self.log,
         )
         self.executions = Executions(
             records=ExecutionRecords(self.db, self.base_url),
             notebooks=self.notebook_records,
             hub=self.hub,
             extension=ExtensionClient(self.hub),
-            run=self.run_blocking,
+            in_thread=self.in_thread,
             public_url=self.public_url,
-            server_start_timeout=self.server_start_timeout,
-            mlflow_tracking_uri=self.mlflow_tracking_uri,
-            mlflow_ui_url=self.mlflow_ui_url,
-            max_timeout=self.max_execution_timeout,
-            poll_wait=self.execution_poll_wait,
-            stopped_grace=self.server_stopped_grace,
+            parent=self,
+            log=self.log,
         )
+        # a password in the MLflow URI is masked in logs like the service's other secrets
+        mlflow_password = urlparse(self.executions.mlflow_tracking_uri).password
+        if mlflow_password:
+            install_secrets_filter([self.log], [mlflow_password])
+
+    def _forward_moved_options(self) -> None:
+        """Hand options set under their old names (see :func:`_moved`) to the
+        component that owns them now, unless that component's own name is set too."""
+        for name, trait in self.traits(moved_to=lambda v: v is not None).items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            cls, new = trait.metadata["moved_to"].split(".")
+            if new not in self.config[cls]:
+                self.config[cls][new] = value
+            self.log.warning("TemplatesService.%s is deprecated: set %s.%s", name, cls, new)
 
     def make_app(self) -> web.Application:
         """The Tornado application with every route under :attr:`base_url`."""
@@ -533,14 +503,12 @@ class TemplatesService(Application):
         settings = {
             "service": self,
             "catalog": self.catalog,
-            "executor": self.executor,
+            "workers": self.workers,
             "hub_auth": self.hub_auth,
             "hub": self.hub,
             "creator": self.creator,
             "notebook_records": self.notebook_records,
             "executions": self.executions,
-            "first_cell_timeout": self.first_cell_timeout,
-            "max_execution_timeout": self.max_execution_timeout,
             "base_url": prefix,
             "download_secret": self.download_url_secret,
             "health": self.health,
@@ -572,8 +540,8 @@ class TemplatesService(Application):
             await self.http_server.close_all_connections()
             await self.hub.close_tokens()
             self.hub.close()
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        self.bulk_executor.shutdown(wait=False, cancel_futures=True)
+        self.workers.shutdown(wait=False, cancel_futures=True)
+        self.bulk_lane.shutdown(wait=False, cancel_futures=True)
         if getattr(self, "health", None) is not None:
             self.health.close()
         self.db.dispose()
@@ -631,7 +599,15 @@ def _installed_stores() -> list[type]:
     return found
 
 
-TemplatesService.classes = [TemplatesService, Catalog, *_installed_stores()]
+TemplatesService.classes = [
+    TemplatesService,
+    Catalog,
+    NotebookCreator,
+    Executions,
+    ExecutionMonitor,
+    HubClient,
+    *_installed_stores(),
+]
 TemplatesService.subcommands = {
     "sync": (SyncApp, SyncApp.description),
 }

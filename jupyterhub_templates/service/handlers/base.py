@@ -309,24 +309,24 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
                 f"Only holders of the {self.settings[ADMIN_SCOPE_SETTING]} scope may {action}."
             )
 
-    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    async def in_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking ``fn`` in the service's worker pool."""
-        return await self.service.run_blocking(fn, *args, **kwargs)
+        return await self.service.in_thread(fn, *args, **kwargs)
 
-    async def run_bulk(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    async def in_bulk_lane(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking ``fn``, work on a large payload, in the service's bulk lane."""
-        return await self.service.run_bulk(fn, *args, **kwargs)
+        return await self.service.in_bulk_lane(fn, *args, **kwargs)
 
     @property
     def large_request(self) -> bool:
         """Whether the request's body is large (over :data:`LARGE_BODY_BYTES`)."""
         return len(self.body) > LARGE_BODY_BYTES
 
-    async def run_sized(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    async def in_payload_lane(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``fn`` on the request's payload: in the bulk lane for a large request, here
         (on the event loop: it is quick) otherwise."""
         if self.large_request:
-            return await self.run_bulk(fn, *args, **kwargs)
+            return await self.in_bulk_lane(fn, *args, **kwargs)
         return fn(*args, **kwargs)
 
     def _named_user(self, username: object) -> str | None:
@@ -396,10 +396,10 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
                 raise
         return await call(None)
 
-    async def run_json(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bytes:
+    async def json_in_thread(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bytes:
         """``fn(*args, **kwargs)`` in the worker pool, its result encoded there too (one
         hop): for answers whose size users control (records with their parameters)."""
-        return await self.run(lambda: jsontext.encode(fn(*args, **kwargs)))
+        return await self.in_thread(lambda: jsontext.encode(fn(*args, **kwargs)))
 
     async def admin_listing(self) -> bool:
         """Whether the caller asked for everyone's records (``?all=true``) and may."""
@@ -410,7 +410,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
     async def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object; 400 otherwise. A large body is parsed and
         checked in the bulk lane."""
-        return await self.run_sized(parse_json_body, self.body or b"{}")
+        return await self.in_payload_lane(parse_json_body, self.body or b"{}")
 
     def int_argument(self, name: str, default: int | None, *, minimum: int | None = None) -> Any:
         raw = self.get_argument(name, None)
@@ -470,7 +470,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         """Answer ``data``, encoded in a worker thread (the bulk lane for a large
         request): for answers whose size users control (records, their parameters)."""
         self.set_status(status)
-        run = self.run_bulk if self.large_request else self.run
+        run = self.in_bulk_lane if self.large_request else self.run
         await self.send(await run(jsontext.encode, data))
 
     async def send(self, answer: bytes | str) -> None:

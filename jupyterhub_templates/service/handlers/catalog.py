@@ -50,7 +50,7 @@ class UploadTemplateHandler(BaseHandler):
         files: dict[str, list[httputil.HTTPFile]] = {}
         try:
             # a 10 MB body takes milliseconds to split: not on the event loop
-            await self.run_bulk(
+            await self.in_bulk_lane(
                 httputil.parse_body_arguments,
                 content_type,
                 body,
@@ -81,7 +81,7 @@ class UploadTemplateHandler(BaseHandler):
         filename = field("filename") or upload.filename
         overwrite = self.bool_argument("overwrite", value=field("overwrite") or None)
         # parsing and validating a large notebook is long work in Python
-        result = await (self.run_bulk if self.large_request else self.run)(
+        result = await (self.in_bulk_lane if self.large_request else self.run)(
             self.catalog.upload,
             filename=filename,
             category=category,
@@ -107,7 +107,7 @@ class ListTemplatesHandler(BaseHandler):
     ``order``."""
 
     async def get(self) -> None:
-        body = await self.run(
+        body = await self.in_thread(
             self.catalog.list_json,
             category=self.get_argument("category", None) or None,
             q=self.get_argument("q", None) or None,
@@ -123,7 +123,7 @@ class ListCategoriesHandler(BaseHandler):
     """``GET /minio/list-categories``: every category with its template count."""
 
     async def get(self) -> None:
-        categories = await self.run(self.catalog.categories)
+        categories = await self.in_thread(self.catalog.categories)
         self.write_json({"status": "success", "categories": categories})
 
 
@@ -133,7 +133,7 @@ class GetTemplateHandler(BaseHandler):
 
     async def get(self, name: str) -> None:
         content = self.bool_argument("content")
-        answer = await (self.run_bulk if content else self.run)(
+        answer = await (self.in_bulk_lane if content else self.run)(
             self.catalog.get_json,
             name,
             version=self.int_argument("version", None, minimum=1),
@@ -147,7 +147,7 @@ class DeleteTemplateHandler(BaseHandler):
 
     async def delete(self, name: str) -> None:
         await self.require_admin("delete templates")
-        result = await self.run(self.catalog.delete, name)
+        result = await self.in_thread(self.catalog.delete, name)
         self.write_json({"status": "success", "message": f"Template {name} deleted.", **result})
 
 
@@ -161,15 +161,15 @@ class DownloadUrlHandler(BaseHandler):
     async def get(self, name: str) -> None:
         expires_in = self.int_argument("expires", self.service.download_url_expiry, minimum=1)
         expires_in = min(expires_in, self.service.max_download_url_expiry)
-        version = await self.run(
+        version = await self.in_thread(
             self.catalog.version_for_download,
             name,
             self.int_argument("version", None, minimum=1),
         )
         # A URL to an object that is not there is no use: look it up first (a HEAD on
         # S3), which also answers 503 when the store is down rather than a dead URL.
-        await self.run(self._check_stored, version.object_key)
-        url = await self.run(
+        await self.in_thread(self._check_stored, version.object_key)
+        url = await self.in_thread(
             self.catalog.store.presigned_url,
             version.object_key,
             datetime.timedelta(seconds=expires_in),
@@ -233,7 +233,7 @@ class DownloadHandler(BaseHandler):
             raise web.HTTPError(403, "This download URL is invalid.")
         if expires < time.time():
             raise web.HTTPError(403, "This download URL has expired.")
-        record, data = await self.run(self.catalog.read, name, version)
+        record, data = await self.in_thread(self.catalog.read, name, version)
         filename = name.rsplit("/", 1)[-1]
         self.set_header("Content-Type", "application/x-ipynb+json")
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename)}")

@@ -39,14 +39,14 @@ class ExecutionBase(BaseHandler):
 
 class ExecuteNotebookHandler(ExecutionBase):
     """``POST /execute-notebook``: run into a new notebook beside the input; answer once
-    the first cell has run (or the run ended), or after ``first_cell_timeout``."""
+    the first cell has run (or the run ended), or after ``Executions.first_cell_timeout``."""
 
     async def post(self) -> None:
         body = await self.json_body()
         record = await self.executions.submit(await self._request(body, in_place=False))
         execution_id = record["execution_id"]
         current = await self.executions.wait_first_cell(
-            execution_id, self.settings["first_cell_timeout"]
+            execution_id, self.executions.first_cell_timeout
         )
         status = current["status"]
         await self.write_json_off_loop(
@@ -71,7 +71,7 @@ class ExecuteInPlaceHandler(ExecutionBase):
         body = await self.json_body()
         request = await self._request(body, in_place=True)
         record = await self.executions.submit(request)
-        limit = (request.timeout or self.settings["max_execution_timeout"]) + 120
+        limit = (request.timeout or self.executions.max_timeout) + 120
         final = await self.executions.wait_final(record["execution_id"], limit)
         await self.write_json_off_loop(self.with_urls(final))
 
@@ -102,7 +102,7 @@ class ExecutionsHandler(ExecutionBase):
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"status must be one of {', '.join(STATUSES)}.")
         limit = self.int_argument("limit", 50, minimum=1)
-        page = await self.run(  # a large page takes the bulk lane as it grows
+        page = await self.in_thread(  # a large page takes the bulk lane as it grows
             self.executions.records.list_json,
             username or None,
             status=status,
@@ -132,7 +132,9 @@ class ExecutionLogHandler(ExecutionBase):
     async def get(self, raw_id: str) -> None:
         offset = self.int_argument("offset", 0, minimum=0)
         execution_id = self._id(raw_id)
-        log = await self.own_or_any(lambda owner: self.executions.log(execution_id, owner, offset))
+        log = await self.own_or_any(
+            lambda owner: self.executions.read_log(execution_id, owner, offset)
+        )
         await self.write_json_off_loop(log)
 
 

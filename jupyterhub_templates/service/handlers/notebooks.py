@@ -59,10 +59,10 @@ class SubmitNotebookHandler(BaseHandler):
         username = await self.acting_for(body.get("username"))
         path = clean_notebook_path(body.get("notebook_path"))
         description = _description(body) or ""
-        parameters = await self.run_sized(
+        parameters = await self.in_payload_lane(
             check_parameters, [], body.get("parameters"), allow_unknown=True
         )
-        record = await self.run(
+        record = await self.in_thread(
             self.settings["notebook_records"].add,
             username=username,
             path=path,
@@ -86,7 +86,7 @@ class NotebooksHandler(BaseHandler):
             username = None
         else:
             username = self.username
-        page = await self.run(  # a large page takes the bulk lane as it grows
+        page = await self.in_thread(  # a large page takes the bulk lane as it grows
             self.settings["notebook_records"].list_json,
             username or None,
             template=self.get_argument("template", None) or None,
@@ -106,7 +106,9 @@ class NotebookHandler(BaseHandler):
     async def get(self, raw_id: str) -> None:
         records, notebook_id = self.settings["notebook_records"], self._id(raw_id)
         await self.send(
-            await self.own_or_any(lambda owner: self.run_json(records.get, notebook_id, owner))
+            await self.own_or_any(
+                lambda owner: self.json_in_thread(records.get, notebook_id, owner)
+            )
         )
 
     async def put(self, raw_id: str) -> None:
@@ -120,10 +122,12 @@ class NotebookHandler(BaseHandler):
         description = _description(body)
         parameters = body.get("parameters")
         if parameters is not None:
-            parameters = await self.run_sized(check_parameters, [], parameters, allow_unknown=True)
+            parameters = await self.in_payload_lane(
+                check_parameters, [], parameters, allow_unknown=True
+            )
         update = self.settings["notebook_records"].update
         answer = await self.own_or_any(
-            lambda owner: self.run_json(
+            lambda owner: self.json_in_thread(
                 update,
                 notebook_id,
                 owner,
@@ -136,7 +140,7 @@ class NotebookHandler(BaseHandler):
 
     async def delete(self, raw_id: str) -> None:
         records, notebook_id = self.settings["notebook_records"], self._id(raw_id)
-        await self.own_or_any(lambda owner: self.run(records.delete, notebook_id, owner))
+        await self.own_or_any(lambda owner: self.in_thread(records.delete, notebook_id, owner))
         self.set_status(204)
         self.finish()
 
