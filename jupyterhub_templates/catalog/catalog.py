@@ -48,7 +48,13 @@ from .. import jsontext
 from ..db import Database, locks
 from ..db.models import Template, TemplateVersion, utcnow
 from ..errors import Conflict, InvalidInput, NotFound, TooLarge, Unavailable
-from ..stores.base import ObjectNotFound, StoreUnavailable, TemplateStore
+from ..stores.base import (
+    MISSING_CONTENT,
+    ObjectNotFound,
+    StoreUnavailable,
+    TemplateStore,
+    store_errors,
+)
 from .cache import ContentCache, TotalsCache
 from .names import VERSIONS_PREFIX, check_category, check_filename, split_name, version_key
 from .parsing import parse_notebook
@@ -466,10 +472,8 @@ class Catalog(LoggingConfigurable):
         locks.hold(session, locks.lock_key("template", name))
 
     def _put(self, key: str, data: bytes) -> None:
-        try:
+        with store_errors():
             self.store.put(key, data)
-        except StoreUnavailable as e:
-            raise Unavailable(f"The template store is unavailable: {e}") from e
 
     def _undo_write(self, name: str, vkey: str, previous: TemplateVersion | None) -> None:
         """Best effort: remove what a failed upload wrote, restore the current object."""
@@ -715,15 +719,8 @@ class Catalog(LoggingConfigurable):
         data = self.cache.get(v.sha256)
         if data is not None:
             return data, True
-        try:
+        with store_errors(missing=MISSING_CONTENT):
             data = self.store.get(v.object_key)
-        except ObjectNotFound as e:
-            raise NotFound(
-                "The template's content is missing from the store; an admin should run "
-                "'jupyterhub-templates sync'."
-            ) from e
-        except StoreUnavailable as e:
-            raise Unavailable(f"The template store is unavailable: {e}") from e
         checked = hashlib.sha256(data).hexdigest() == v.sha256
         if checked:
             self.cache.put(v.sha256, data)
@@ -752,10 +749,8 @@ class Catalog(LoggingConfigurable):
             count = len(version_keys)
             session.delete(template)
             session.flush()
-            try:
+            with store_errors():
                 self.store.delete(name)
-            except StoreUnavailable as e:
-                raise Unavailable(f"The template store is unavailable: {e}") from e
             try:
                 session.commit()
                 self.totals.invalidate()
@@ -807,10 +802,8 @@ class Catalog(LoggingConfigurable):
         Objects with invalid names or content are reported in ``ignored``.
         """
         report = SyncReport(dry_run=dry_run)
-        try:
+        with store_errors():
             objects = list(self.store.list())
-        except StoreUnavailable as e:
-            raise Unavailable(f"The template store is unavailable: {e}") from e
         current: dict[str, int] = {}
         version_objects: set[str] = set()
         for obj in objects:
@@ -850,11 +843,10 @@ class Catalog(LoggingConfigurable):
         self, name: str, known_sha: str | None, report: SyncReport, dry_run: bool, uploader: str
     ) -> bool:
         try:
-            data = self.store.get(name)
+            with store_errors():
+                data = self.store.get(name)
         except ObjectNotFound:
             return False
-        except StoreUnavailable as e:
-            raise Unavailable(f"The template store is unavailable: {e}") from e
         if known_sha is not None and hashlib.sha256(data).hexdigest() == known_sha:
             return False
         if len(data) > self.max_upload_bytes:

@@ -36,6 +36,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@contextlib.contextmanager
+def database_errors() -> Iterator[None]:
+    """The one mapping of database failures to the service's errors: an unreachable or
+    unanswering database (:data:`UNAVAILABLE_ERRORS`) becomes :class:`Unavailable`
+    (503); anything else is a bug and goes on as it is."""
+    try:
+        yield
+    except UNAVAILABLE_ERRORS as e:
+        log.warning("database unavailable: %s", type(e).__name__)
+        raise Unavailable("The database is unavailable; try again later.") from e
+
+
 def safe_url(url: str | URL) -> str:
     """The URL with its password hidden, for logs and messages."""
     return make_url(url).render_as_string(hide_password=True)
@@ -101,7 +113,7 @@ class Database:
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A session for reads; rolled back on exit unless committed."""
-        with self._guard(), self._sessions() as session:
+        with database_errors(), self._sessions() as session:
             yield session
 
     def query(self, fn: Callable[[Session], T]) -> T:
@@ -111,7 +123,7 @@ class Database:
         connection dead (the database restarted; every older pooled connection is then
         discarded too), it runs again on a new connection. Raises :class:`Unavailable`
         when the database cannot be reached."""
-        with self._guard():
+        with database_errors():
             try:
                 with self._read_sessions() as session:
                     return fn(session)
@@ -125,16 +137,8 @@ class Database:
     @contextlib.contextmanager
     def write_session(self) -> Iterator[Session]:
         """A session for read-then-write transactions. Commit explicitly."""
-        with self._guard(), self._write_sessions() as session:
+        with database_errors(), self._write_sessions() as session:
             yield session
-
-    @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
-        try:
-            yield
-        except UNAVAILABLE_ERRORS as e:
-            log.warning("database unavailable: %s", type(e).__name__)
-            raise Unavailable("The database is unavailable; try again later.") from e
 
     def check(self) -> None:
         """Raise :class:`Unavailable` unless the database answers ``SELECT 1``."""
@@ -144,7 +148,7 @@ class Database:
     def upgrade(self) -> None:
         """Apply every Alembic migration not yet applied. Safe to run from several
         processes at once on PostgreSQL (serialized by an advisory lock)."""
-        with self._guard(), self.engine.begin() as conn:
+        with database_errors(), self.engine.begin() as conn:
             locks.hold(conn, locks.MIGRATIONS)
             cfg = alembic_config()
             cfg.attributes["connection"] = conn

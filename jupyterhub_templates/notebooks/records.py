@@ -3,7 +3,6 @@ where, from which template, with which parameters. Blocking; run in worker threa
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from typing import Any
@@ -15,8 +14,8 @@ from .. import jsontext
 from ..catalog.catalog import isoformat
 from ..db import Database, locks
 from ..db.models import Notebook, NotebookParam, utcnow
-from ..db.session import UNAVAILABLE_ERRORS
-from ..errors import NotFound, Unavailable
+from ..db.session import database_errors
+from ..errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ class PathClaim:
         if self._session is None:
             raise RuntimeError("the claim has ended")
         nb = Notebook(**_fields(fields))
-        with _unavailable():
+        with database_errors():
             self._session.add(nb)
             self._session.flush()
         self.record = describe_notebook(nb)
@@ -90,7 +89,7 @@ class PathClaim:
             return
         session, self._session = self._session, None
         try:
-            with _unavailable():
+            with database_errors():
                 session.commit()
         finally:
             session.close()
@@ -105,14 +104,6 @@ class PathClaim:
                 self._records.remove(self.record["id"])
         except Exception as e:  # best effort: a lost connection rolls back too
             log.warning("could not abort the claim of a notebook path: %s", type(e).__name__)
-
-
-@contextlib.contextmanager
-def _unavailable() -> Any:
-    try:
-        yield
-    except UNAVAILABLE_ERRORS as e:
-        raise Unavailable("The database is unavailable; try again later.") from e
 
 
 def _fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +152,7 @@ class NotebookRecords:
         session = Session(self.db.engine, expire_on_commit=False)
         claim = PathClaim(self, session)
         try:
-            with _unavailable():
+            with database_errors():
                 if not locks.try_hold(session, locks.lock_key("notebook", username, path)):
                     claim.abort()
                     return None

@@ -45,7 +45,9 @@ class BaseHandler(APIHandler):
         exc_info = kwargs.get("exc_info")
         if exc_info is not None:
             exc = exc_info[1]
-            if isinstance(exc, web.HTTPError):
+            if isinstance(exc, TemplatesError):
+                message = exc.message
+            elif isinstance(exc, web.HTTPError):
                 message = exc.reason or message
                 if exc.log_message:
                     # tornado doubles every % of a message given without arguments
@@ -57,11 +59,15 @@ class BaseHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"status": "error", "message": message}))
 
-    def fail(self, error: TemplatesError) -> None:
-        """Answer with ``error``'s status and message."""
-        self.set_status(error.status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"status": "error", "message": error.message}))
+    def _handle_request_exception(self, e: BaseException) -> None:
+        """The one place errors become answers: the project's errors (expected
+        outcomes: bad input, unknown run, ...) answer with their status and message and
+        no traceback in the log; anything else is Tornado's 500."""
+        if isinstance(e, TemplatesError):
+            if not self._finished:
+                self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
+            return
+        super()._handle_request_exception(e)
 
     def reply(self, model: Any, status: int = 200) -> None:
         """Answer with a JSON document."""
@@ -89,39 +95,31 @@ class ExecutionsHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        try:
-            since = self.int_argument("since", None)
-            raw_wait = self.get_query_argument("wait", None)
-            wait = 0.0
-            if raw_wait:
-                try:
-                    wait = float(raw_wait)
-                except ValueError:
-                    raise InvalidInput("wait must be a number of seconds") from None
-                if not math.isfinite(wait) or not 0 <= wait <= MAX_WAIT:
-                    raise InvalidInput(f"wait must be between 0 and {MAX_WAIT:g} seconds")
-            raw_ids = self.get_query_argument("ids", None)
-            ids = None
-            if raw_ids is not None:
-                ids = {i for i in raw_ids.split(",") if i}
-            result = await self.executor.list_executions(since=since, wait=wait, ids=ids)
-        except TemplatesError as exc:
-            self.fail(exc)
-            return
+        since = self.int_argument("since", None)
+        raw_wait = self.get_query_argument("wait", None)
+        wait = 0.0
+        if raw_wait:
+            try:
+                wait = float(raw_wait)
+            except ValueError:
+                raise InvalidInput("wait must be a number of seconds") from None
+            if not math.isfinite(wait) or not 0 <= wait <= MAX_WAIT:
+                raise InvalidInput(f"wait must be between 0 and {MAX_WAIT:g} seconds")
+        raw_ids = self.get_query_argument("ids", None)
+        ids = None
+        if raw_ids is not None:
+            ids = {i for i in raw_ids.split(",") if i}
+        result = await self.executor.list_executions(since=since, wait=wait, ids=ids)
         self.reply(result)
 
     @web.authenticated
     @authorized(action="execute")
     async def post(self) -> None:
         try:
-            try:
-                body = json.loads(self.request.body or b"", parse_constant=_reject_constant)
-            except ValueError:
-                raise InvalidInput("the body must be a JSON object") from None
-            model = await self.executor.submit(body)
-        except TemplatesError as exc:
-            self.fail(exc)
-            return
+            body = json.loads(self.request.body or b"", parse_constant=_reject_constant)
+        except ValueError:
+            raise InvalidInput("the body must be a JSON object") from None
+        model = await self.executor.submit(body)
         self.reply(model, status=202)
 
 
@@ -131,21 +129,13 @@ class ExecutionHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self, execution_id: str) -> None:
-        try:
-            model = self.executor.get(execution_id).model()
-        except TemplatesError as exc:
-            self.fail(exc)
-            return
+        model = self.executor.get(execution_id).model()
         self.reply(model)
 
     @web.authenticated
     @authorized
     async def delete(self, execution_id: str) -> None:
-        try:
-            self.executor.delete(execution_id)
-        except TemplatesError as exc:
-            self.fail(exc)
-            return
+        self.executor.delete(execution_id)
         self.set_status(204)
         self.finish()
 
@@ -156,11 +146,7 @@ class CancelHandler(BaseHandler):
     @web.authenticated
     @authorized(action="execute")
     async def post(self, execution_id: str) -> None:
-        try:
-            model = await self.executor.cancel(execution_id)
-        except TemplatesError as exc:
-            self.fail(exc)
-            return
+        model = await self.executor.cancel(execution_id)
         self.reply(model)
 
 
@@ -170,12 +156,8 @@ class LogHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self, execution_id: str) -> None:
-        try:
-            offset = self.int_argument("offset", 0) or 0
-            result = self.executor.read_log(execution_id, offset)
-        except TemplatesError as exc:
-            self.fail(exc)
-            return
+        offset = self.int_argument("offset", 0) or 0
+        result = self.executor.read_log(execution_id, offset)
         self.reply(result)
 
 

@@ -9,11 +9,20 @@ them in a worker thread; the catalog does.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from traitlets.config import LoggingConfigurable
+
+from ..errors import NotFound, Unavailable
+
+#: what a reader is told when the catalog knows a template the store lacks
+MISSING_CONTENT = (
+    "The template's content is missing from the store; an admin should run "
+    "'jupyterhub-templates sync'."
+)
 
 
 class StoreError(Exception):
@@ -27,6 +36,21 @@ class StoreUnavailable(StoreError):
 
 class ObjectNotFound(StoreError, KeyError):
     """No object is stored under the key."""
+
+
+@contextlib.contextmanager
+def store_errors(*, missing: str | None = None) -> Iterator[None]:
+    """The one mapping of store failures to the service's errors: StoreUnavailable
+    becomes :class:`Unavailable` (503); ObjectNotFound becomes :class:`NotFound` with
+    the message ``missing`` when one is given, and goes on as it is otherwise."""
+    try:
+        yield
+    except ObjectNotFound as e:
+        if missing is None:
+            raise
+        raise NotFound(missing) from e
+    except StoreUnavailable as e:
+        raise Unavailable(f"The template store is unavailable: {e}") from e
 
 
 @dataclass(frozen=True)

@@ -470,7 +470,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         """Answer ``data``, encoded in a worker thread (the bulk lane for a large
         request): for answers whose size users control (records, their parameters)."""
         self.set_status(status)
-        run = self.in_bulk_lane if self.large_request else self.run
+        run = self.in_bulk_lane if self.large_request else self.in_thread
         await self.send(await run(jsontext.encode, data))
 
     async def send(self, answer: bytes | str) -> None:

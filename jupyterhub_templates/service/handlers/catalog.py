@@ -9,8 +9,8 @@ from urllib.parse import quote, urlencode
 
 from tornado import httputil, web
 
-from ...errors import InvalidInput, NotFound, TooLarge, Unavailable
-from ...stores.base import StoreUnavailable
+from ...errors import InvalidInput, NotFound, TooLarge
+from ...stores.base import MISSING_CONTENT, store_errors
 from ..signing import sign_download, verify_download
 from .base import BaseHandler
 
@@ -81,7 +81,7 @@ class UploadTemplateHandler(BaseHandler):
         filename = field("filename") or upload.filename
         overwrite = self.bool_argument("overwrite", value=field("overwrite") or None)
         # parsing and validating a large notebook is long work in Python
-        result = await (self.in_bulk_lane if self.large_request else self.run)(
+        result = await (self.in_bulk_lane if self.large_request else self.in_thread)(
             self.catalog.upload,
             filename=filename,
             category=category,
@@ -133,7 +133,7 @@ class GetTemplateHandler(BaseHandler):
 
     async def get(self, name: str) -> None:
         content = self.bool_argument("content")
-        answer = await (self.in_bulk_lane if content else self.run)(
+        answer = await (self.in_bulk_lane if content else self.in_thread)(
             self.catalog.get_json,
             name,
             version=self.int_argument("version", None, minimum=1),
@@ -202,15 +202,10 @@ class DownloadUrlHandler(BaseHandler):
     def _check_stored(self, key: str) -> None:
         """Blocking: NotFound unless the store holds ``key``; Unavailable when the store
         cannot say."""
-        try:
+        with store_errors():
             stored = self.catalog.store.exists(key)
-        except StoreUnavailable as e:
-            raise Unavailable(f"The template store is unavailable: {e}") from e
         if not stored:
-            raise NotFound(
-                "The template's content is missing from the store; an admin should run "
-                "'jupyterhub-templates sync'."
-            )
+            raise NotFound(MISSING_CONTENT)
 
 
 class DownloadHandler(BaseHandler):
