@@ -14,6 +14,7 @@ competes with at most one such thread, and large requests take turns.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import threading
@@ -24,6 +25,11 @@ from typing import Any
 BULK = threading.RLock()
 #: from this size on (bytes of JSON) a payload is large
 LARGE_BYTES = 64 * 1024
+
+
+def isoformat(ts: datetime.datetime) -> str:
+    """A timestamp as answers show it: UTC, ISO 8601, with a ``Z``."""
+    return ts.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def dumps(value: Any) -> str:

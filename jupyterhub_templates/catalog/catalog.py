@@ -1,4 +1,5 @@
-"""The template catalog: uploads, listing, reading, deleting and syncing templates.
+"""The template catalog: uploads and versions, listing, reading and deleting templates
+(its SQL is :mod:`.queries`'; making it match the store, :mod:`.sync`'s).
 
 The catalog keeps template metadata in SQL and bytes in a :class:`TemplateStore`:
 
@@ -16,29 +17,16 @@ written, and objects written for a transaction that fails are removed again.
 
 from __future__ import annotations
 
-import datetime
-import functools
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Select,
-    Text,
-    bindparam,
-    case,
-    cast,
-    extract,
     func,
-    null,
-    or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from traitlets import Float, Int
@@ -48,244 +36,27 @@ from .. import jsontext
 from ..db import Database, locks
 from ..db.models import Template, TemplateVersion, utcnow
 from ..errors import Conflict, InvalidInput, NotFound, TooLarge, Unavailable
+from ..jsontext import isoformat
 from ..stores.base import (
     MISSING_CONTENT,
-    ObjectNotFound,
     StoreUnavailable,
     TemplateStore,
     store_errors,
 )
 from .cache import ContentCache, TotalsCache
-from .names import VERSIONS_PREFIX, check_category, check_filename, split_name, version_key
+from .names import check_category, check_filename, split_name, version_key
 from .parsing import parse_notebook
-
-SORT_COLUMNS = {
-    "name": Template.name,
-    "category": Template.category,
-    "size": Template.size,
-    "last_modified": Template.updated_at,
-    "created": Template.created_at,
-}
-MAX_DESCRIPTION = 10_000
-
-
-def isoformat(ts: datetime.datetime) -> str:
-    """UTC timestamp as ISO 8601 with a ``Z``."""
-    return ts.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-#: the columns a listing reads: rows, not ORM objects (no identity map, no lazy loads)
-LIST_COLUMNS = [c for c in Template.__table__.c if c.key != "id"]
-
-
-def _describe_template(t: Any) -> dict[str, Any]:
-    """A template as answers show it, from a :class:`Template` or a row of its columns."""
-    return {
-        "name": t.name,
-        "category": t.category,
-        "filename": t.filename,
-        "description": t.description,
-        "size": t.size,
-        "sha256": t.sha256,
-        "kernel_name": t.kernel_name,
-        "parameters": t.parameters,
-        "version": t.current_version,
-        "uploader": t.uploader,
-        "created_at": isoformat(t.created_at),
-        "last_modified": isoformat(t.updated_at),
-    }
-
-
-@functools.lru_cache(maxsize=128)
-def _list_statements(
-    category: bool, search: bool, sort: str, order: str, *, keyset: bool, with_total: bool
-) -> tuple[Select[Any], Select[Any]]:
-    """The page and total statements of :meth:`Catalog.list` for one shape of query,
-    with bind parameters ``category``, ``needle`` (LIKE-escaped with ``/``), ``limit``
-    and ``offset``. Built once per shape: building them costs more than running them.
-
-    One statement, one round trip: the page, and (``with_total``) the total as an
-    uncorrelated subquery that PostgreSQL evaluates once. ``keyset``: deep pages in
-    name order without OFFSET's fetch of every skipped row: a subquery finds the page's
-    first name by skipping index entries only (an index-only scan of the name or
-    (category, name) index) and the page starts there; the same rows, as names are
-    unique.
-    """
-    conditions: list[Any] = []
-    if category:
-        conditions.append(Template.category == bindparam("category"))
-    if search:
-        needle = bindparam("needle")
-        conditions.append(
-            or_(
-                func.lower(Template.name).contains(needle, escape="/"),
-                func.lower(Template.description).contains(needle, escape="/"),
-            )
-        )
-    column = SORT_COLUMNS[sort]
-    ordering = [column.asc() if order == "asc" else column.desc()]
-    if sort != "name":
-        ordering.append(Template.name.asc())
-    total_of = select(func.count()).select_from(Template).where(*conditions)
-    columns: list[Any] = list(LIST_COLUMNS)
-    if with_total:
-        columns.append(total_of.scalar_subquery().label("total"))
-    page = select(*columns).where(*conditions).order_by(*ordering).limit(bindparam("limit"))
-    if keyset:
-        first = (
-            select(Template.name)
-            .where(*conditions)
-            .order_by(*ordering)
-            .offset(bindparam("offset"))
-            .limit(1)
-            .scalar_subquery()
-        )
-        page = page.where(Template.name >= first if order == "asc" else Template.name <= first)
-    else:
-        page = page.offset(bindparam("offset"))
-    return page, total_of
-
-
-@dataclass
-class _ListPlan:
-    """One listing request, checked: its bind parameters, statement shape and the
-    total count if recently known."""
-
-    totals: TotalsCache
-    total_key: tuple[str | None, str | None]
-    generation: int
-    known_total: int | None
-    params: dict[str, Any]
-    shape: tuple[bool, bool, str, str, bool]
-
-    def statements(self) -> tuple[Select[Any], Select[Any]]:
-        category, search, sort, order, keyset = self.shape
-        return _list_statements(
-            category, search, sort, order, keyset=keyset, with_total=self.known_total is None
-        )
-
-    def total(
-        self, session: Session, total_of: Select[Any], carried: Callable[[], int] | None
-    ) -> int:
-        """The listing's total: recently known, else ``carried()`` by the page's rows
-        (None when the page is empty; called only when the statement had the total),
-        else counted. An empty page at offset 0 means nothing matches; past the end, no
-        row carried the total, so it is counted."""
-        if self.known_total is not None:
-            return self.known_total
-        if carried is not None:
-            return carried()
-        return (session.scalar(total_of, self.params) or 0) if self.params["offset"] else 0
-
-    def remember(self, total: int) -> None:
-        if self.known_total is None:
-            self.totals.put(self.total_key, total, self.generation)
-
-
-def _utc_text(column: Any) -> Any:
-    """SQL for :func:`isoformat` on PostgreSQL: ``2026-11-26T17:02:00.123456Z``, the
-    fraction left out when it is zero, as Python's ``isoformat`` does."""
-    utc = func.timezone("UTC", column)
-    fraction = case(
-        (func.mod(cast(extract("microseconds", column), BigInteger), 1_000_000) == 0, ""),
-        else_=func.to_char(utc, ".US"),
-    )
-    return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS').concat(fraction).concat("Z")
-
-
-@functools.lru_cache(maxsize=128)
-def _json_page_statement(
-    page: Select[Any], sort: str, order: str, *, with_total: bool
-) -> Select[Any]:
-    """PostgreSQL: ``page`` as one row (its templates as JSON text in
-    :func:`_describe_template`'s format, the row count, the total or NULL)."""
-    p = page.subquery("p")
-    column = p.c[SORT_COLUMNS[sort].key]
-    ordering = [column.asc() if order == "asc" else column.desc()]
-    if sort != "name":
-        ordering.append(p.c.name.asc())
-    template = func.json_build_object(
-        "name", p.c.name,
-        "category", p.c.category,
-        "filename", p.c.filename,
-        "description", p.c.description,
-        "size", p.c.size,
-        "sha256", p.c.sha256,
-        "kernel_name", p.c.kernel_name,
-        "parameters", p.c.parameters,
-        "version", p.c.current_version,
-        "uploader", p.c.uploader,
-        "created_at", _utc_text(p.c.created_at),
-        "last_modified", _utc_text(p.c.updated_at),
-    )  # fmt: skip
-    templates = func.coalesce(
-        cast(func.json_agg(aggregate_order_by(template, *ordering)), Text), "[]"
-    )
-    total = func.max(p.c.total) if with_total else null()
-    return select(templates, func.count(), total).select_from(p)
-
-
-_VERSION_COLUMNS = list(TemplateVersion.__table__.c)
-_FIND_FOR_READ = (
-    select(*LIST_COLUMNS, *[c.label(f"v_{c.key}") for c in _VERSION_COLUMNS])
-    .select_from(Template)
-    .outerjoin(TemplateVersion, TemplateVersion.template_id == Template.id)
-    .where(Template.name == bindparam("name"))
-    .order_by(TemplateVersion.version)
+from .queries import (
+    SORT_COLUMNS,
+    ListPlan,
+    describe_template,
+    describe_version,
+    find_for_read,
+    json_page_statement,
 )
+from .sync import SyncReport, sync_catalog
 
-
-def _find_for_read(session: Session, name: str) -> tuple[Any, list[TemplateVersion]]:
-    """A template (a row of its columns) and its versions, oldest first, as detached
-    objects, by one statement (one round trip, one snapshot) and without the ORM's
-    loading, which cost as much as the query. Raises NotFound."""
-    rows = session.execute(_FIND_FOR_READ, {"name": name}).all()
-    if not rows:
-        raise NotFound(f"No template named {name}.")
-    versions = [
-        TemplateVersion(**{c.key: getattr(row, f"v_{c.key}") for c in _VERSION_COLUMNS})
-        for row in rows
-        if row.v_id is not None
-    ]
-    return rows[0], versions
-
-
-def _describe_version(v: TemplateVersion) -> dict[str, Any]:
-    return {
-        "version": v.version,
-        "size": v.size,
-        "sha256": v.sha256,
-        "kernel_name": v.kernel_name,
-        "description": v.description,
-        "uploader": v.uploader,
-        "created_at": isoformat(v.created_at),
-    }
-
-
-@dataclass
-class SyncReport:
-    """What :meth:`Catalog.sync` found (and, unless dry run, did)."""
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    orphans_removed: list[str] = field(default_factory=list)
-    ignored: dict[str, str] = field(default_factory=dict)
-    dry_run: bool = False
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed or self.orphans_removed)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "dry_run": self.dry_run,
-            "added": self.added,
-            "updated": self.updated,
-            "removed": self.removed,
-            "orphans_removed": self.orphans_removed,
-            "ignored": self.ignored,
-        }
+MAX_DESCRIPTION = 10_000
 
 
 class Catalog(LoggingConfigurable):
@@ -458,7 +229,7 @@ class Catalog(LoggingConfigurable):
             except BaseException:
                 self._undo_write(name, vkey, previous)
                 raise
-            result = _describe_template(template)
+            result = describe_template(template)
         self.cache.put(sha, data)
         self.log.info("template %s version %d stored by %s", name, version, uploader or "-")
         return result
@@ -512,7 +283,7 @@ class Catalog(LoggingConfigurable):
 
         rows, total = self.db.query(query)
         plan.remember(total)
-        templates = [_describe_template(t) for t in rows]
+        templates = [describe_template(t) for t in rows]
         return {
             "templates": templates,
             "total": total,
@@ -546,7 +317,7 @@ class Catalog(LoggingConfigurable):
             return jsontext.dumps({"status": "success", **page_dict})
         plan = self._plan_list(category, q, limit, offset, sort, order)
         page, total_of = plan.statements()
-        statement = _json_page_statement(page, sort, order, with_total=plan.known_total is None)
+        statement = json_page_statement(page, sort, order, with_total=plan.known_total is None)
 
         def query(session: Session) -> tuple[str, int, int]:
             body, count, total = session.execute(statement, plan.params).one()
@@ -561,7 +332,7 @@ class Catalog(LoggingConfigurable):
 
     def _plan_list(
         self, category: str | None, q: str | None, limit: int, offset: int, sort: str, order: str
-    ) -> _ListPlan:
+    ) -> ListPlan:
         if category:
             check_category(category)
         if sort not in SORT_COLUMNS:
@@ -583,7 +354,7 @@ class Catalog(LoggingConfigurable):
             params["needle"] = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
         key = (category or None, params.get("needle"))
         generation = self.totals.generation
-        return _ListPlan(
+        return ListPlan(
             totals=self.totals,
             total_key=key,
             generation=generation,
@@ -641,10 +412,10 @@ class Catalog(LoggingConfigurable):
         self, name: str, version: int | None
     ) -> tuple[dict[str, Any], TemplateVersion]:
         split_name(name)
-        template, versions = self.db.query(lambda session: _find_for_read(session, name))
-        info = _describe_template(template)
+        template, versions = self.db.query(lambda session: find_for_read(session, name))
+        info = describe_template(template)
         info["current_version"] = template.current_version
-        info["versions"] = [_describe_version(v) for v in versions]
+        info["versions"] = [describe_version(v) for v in versions]
         chosen = self._pick_version(name, versions, version)
         if version is not None:
             info.update(
@@ -673,14 +444,14 @@ class Catalog(LoggingConfigurable):
     def load_version(self, name: str, version: int | None = None) -> tuple[TemplateVersion, bytes]:
         """A version (default: current) of a template and its bytes."""
         split_name(name)
-        _template, versions = self.db.query(lambda session: _find_for_read(session, name))
+        _template, versions = self.db.query(lambda session: find_for_read(session, name))
         chosen = self._pick_version(name, versions, version)
         return chosen, self._stored_bytes(chosen)
 
     def version_for_download(self, name: str, version: int | None = None) -> TemplateVersion:
         """The version record whose object a download URL should point at."""
         split_name(name)
-        _template, versions = self.db.query(lambda session: _find_for_read(session, name))
+        _template, versions = self.db.query(lambda session: find_for_read(session, name))
         return self._pick_version(name, versions, version)
 
     def _find(self, session: Session, name: str) -> Template:
@@ -794,94 +565,8 @@ class Catalog(LoggingConfigurable):
     # -- sync ---------------------------------------------------------------
 
     def sync(self, *, dry_run: bool = False, uploader: str = "sync") -> SyncReport:
-        """Make the catalog match the store.
-
-        Objects at ``<category>/<file>.ipynb`` that the catalog lacks are added; templates
-        whose object is gone are removed; objects whose bytes differ from the current
-        version become a new version; version objects no row refers to are deleted.
-        Objects with invalid names or content are reported in ``ignored``.
-        """
-        report = SyncReport(dry_run=dry_run)
-        with store_errors():
-            objects = list(self.store.list())
-        current: dict[str, int] = {}
-        version_objects: set[str] = set()
-        for obj in objects:
-            if obj.key.startswith(VERSIONS_PREFIX):
-                version_objects.add(obj.key)
-                continue
-            try:
-                split_name(obj.key)
-            except InvalidInput as e:
-                report.ignored[obj.key] = e.message
-                continue
-            current[obj.key] = obj.size
-        with self.db.session() as session:
-            known = {t.name: t.sha256 for t in session.scalars(select(Template))}
-            referenced = set(session.scalars(select(TemplateVersion.object_key)))
-
-        for name in sorted(set(current) - set(known)):
-            if self._sync_one(name, None, report, dry_run, uploader):
-                report.added.append(name)
-        for name in sorted(set(current) & set(known)):
-            if self._sync_one(name, known[name], report, dry_run, uploader):
-                report.updated.append(name)
-        for name in sorted(set(known) - set(current)):
-            report.removed.append(name)
-            if not dry_run:
-                try:
-                    self._remove_row(name, referenced)
-                except NotFound:
-                    pass
-        orphans = sorted(version_objects - referenced)
-        report.orphans_removed.extend(orphans)
-        if not dry_run:
-            self._delete_objects(orphans)
-        return report
-
-    def _sync_one(
-        self, name: str, known_sha: str | None, report: SyncReport, dry_run: bool, uploader: str
-    ) -> bool:
-        try:
-            with store_errors():
-                data = self.store.get(name)
-        except ObjectNotFound:
-            return False
-        if known_sha is not None and hashlib.sha256(data).hexdigest() == known_sha:
-            return False
-        if len(data) > self.max_upload_bytes:
-            report.ignored[name] = f"larger than the {self.max_upload_bytes}-byte limit"
-            return False
-        try:
-            info = parse_notebook(data)
-        except InvalidInput as e:
-            report.ignored[name] = e.message
-            return False
-        if dry_run:
-            return True
-        try:
-            self._write_version(
-                name,
-                data,
-                kernel_name=info.kernel_name,
-                parameters=info.parameters,
-                description=None if known_sha else "",
-                uploader=uploader,
-                overwrite=True,
-            )
-        except Conflict:
-            return False
-        return True
-
-    def _remove_row(self, name: str, referenced: set[str]) -> None:
-        with self.db.write_session() as session:
-            template = self._find(session, name)
-            keys = [v.object_key for v in template.versions]
-            session.delete(template)
-            session.commit()
-            self.totals.invalidate()
-        referenced.difference_update(keys)
-        self._delete_unreferenced(name, keys)
+        """Make the catalog match the store (see :func:`.sync.sync_catalog`)."""
+        return sync_catalog(self, dry_run=dry_run, uploader=uploader)
 
 
 def _first_heading(data: bytes) -> str:

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .. import jsontext
-from ..catalog.catalog import isoformat
 from ..db import Database
 from ..db.models import Execution, utcnow
 from ..errors import NotFound
+from ..jsontext import isoformat
 from ..statuses import ACTIVE, FINAL, REASONS, STATUSES, Reason, Status
 
 

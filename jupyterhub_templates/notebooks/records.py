@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import jsontext
-from ..catalog.catalog import isoformat
 from ..db import Database, locks
 from ..db.models import Notebook, NotebookParam, utcnow
 from ..db.session import database_errors
 from ..errors import NotFound
+from ..jsontext import isoformat
 
 log = logging.getLogger(__name__)
 

@@ -144,7 +144,7 @@ class TemplatesExtensionApp(ExtensionApp):
         """Start the spare runners once the server's loop runs."""
         executor = getattr(self, "executor", None)
         if executor is not None:
-            executor.start_spares()
+            executor.spares.top_up()
 
     def initialize_handlers(self) -> None:
         """Register the API under ``templates/api/``."""

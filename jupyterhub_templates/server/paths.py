@@ -8,7 +8,7 @@ extension registers :func:`refuse_writes_outside_root` as a pre-save hook of the
 contents manager (``TemplatesExtensionApp.confine_saves_to_root``), so every save of a
 notebook, file or folder whose resolved location leaves the root is refused with a 403
 before anything is written. Execution paths get the same check in
-:func:`jupyterhub_templates.server.executor.resolve_in_root`.
+:func:`jupyterhub_templates.server.requests.resolve_in_root`.
 
 A path that goes round a symbolic link loop (``ln -s loop loop``) makes jupyter_server's
 contents handlers fail with an uncaught ``OSError`` (500) when they ask whether it is

@@ -228,7 +228,7 @@ class DownloadHandler(BaseHandler):
             raise web.HTTPError(403, "This download URL is invalid.")
         if expires < time.time():
             raise web.HTTPError(403, "This download URL has expired.")
-        record, data = await self.in_thread(self.catalog.read, name, version)
+        record, data = await self.in_thread(self.catalog.load_version, name, version)
         filename = name.rsplit("/", 1)[-1]
         self.set_header("Content-Type", "application/x-ipynb+json")
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename)}")
