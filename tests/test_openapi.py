@@ -64,3 +64,35 @@ def test_document_is_the_published_one() -> None:
     sort_keys=True)``)."""
     published = json.loads((Path(__file__).parent / "fixtures" / "openapi.json").read_text())
     assert openapi_document() == published
+
+
+def test_answers_have_the_fields_the_document_lists() -> None:
+    """The document's objects are built from the field lists the answers are written
+    with; here the answers themselves are checked against those lists."""
+    from jupyterhub_templates.catalog.queries import (
+        TEMPLATE_FIELDS,
+        VERSION_FIELDS,
+        describe_template,
+        describe_version,
+    )
+    from jupyterhub_templates.db.models import Execution, Template, TemplateVersion, utcnow
+    from jupyterhub_templates.execution.records import EXECUTION_FIELDS, describe_execution
+
+    now = utcnow()
+    common = {"size": 1, "sha256": "0" * 64, "kernel_name": "python3", "description": "d"}
+    template = Template(
+        name="ml/a.ipynb", category="ml", filename="a.ipynb", current_version=1,
+        parameters=[], uploader="u", created_at=now, updated_at=now, **common,
+    )  # fmt: skip
+    version = TemplateVersion(version=1, uploader="u", created_at=now, **common)
+    execution = Execution(
+        id=1, username="alice", notebook_path="a.ipynb", output_path="a-run-1.ipynb",
+        status="running", cells_done=0, cells_total=2, created_at=now,
+    )  # fmt: skip
+    assert tuple(describe_template(template)) == TEMPLATE_FIELDS
+    assert tuple(describe_version(version)) == VERSION_FIELDS
+    assert tuple(describe_execution(execution)) == EXECUTION_FIELDS
+    schemas = openapi_document()["components"]["schemas"]
+    assert tuple(schemas["Template"]["properties"]) == TEMPLATE_FIELDS
+    assert tuple(schemas["TemplateVersion"]["properties"]) == VERSION_FIELDS
+    assert tuple(schemas["Execution"]["properties"]) == (*EXECUTION_FIELDS, "notebook_url")

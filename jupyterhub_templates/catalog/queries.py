@@ -46,8 +46,37 @@ SORT_COLUMNS = {
 LIST_COLUMNS = [c for c in Template.__table__.c if c.key != "id"]
 
 
+#: a template's fields in answers, in order: what :func:`describe_template` (and, on
+#: PostgreSQL, :func:`json_page_statement`) writes and the OpenAPI ``Template`` lists
+TEMPLATE_FIELDS = (
+    "name",
+    "category",
+    "filename",
+    "description",
+    "size",
+    "sha256",
+    "kernel_name",
+    "parameters",
+    "version",
+    "uploader",
+    "created_at",
+    "last_modified",
+)
+#: a version's fields in answers (:func:`describe_version`, OpenAPI ``TemplateVersion``)
+VERSION_FIELDS = (
+    "version",
+    "size",
+    "sha256",
+    "kernel_name",
+    "description",
+    "uploader",
+    "created_at",
+)
+
+
 def describe_template(t: Any) -> dict[str, Any]:
-    """A template as answers show it, from a :class:`Template` or a row of its columns."""
+    """A template as answers show it (:data:`TEMPLATE_FIELDS`), from a :class:`Template`
+    or a row of its columns."""
     return {
         "name": t.name,
         "category": t.category,
@@ -219,6 +248,7 @@ def find_for_read(session: Session, name: str) -> tuple[Any, list[TemplateVersio
 
 
 def describe_version(v: TemplateVersion) -> dict[str, Any]:
+    """A version as answers show it (:data:`VERSION_FIELDS`)."""
     return {
         "version": v.version,
         "size": v.size,

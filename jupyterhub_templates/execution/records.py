@@ -53,8 +53,33 @@ def _parse_ts(value: Any) -> datetime.datetime | None:
     return parsed
 
 
+#: an execution's fields in answers, in order (the original API's first): what
+#: :func:`describe_execution` writes and the OpenAPI ``Execution`` lists
+EXECUTION_FIELDS = (
+    "execution_id",
+    "status",
+    "notebook_path",
+    "start_time",
+    "end_time",
+    "duration",
+    "username",
+    "output_path",
+    "in_place",
+    "template_name",
+    "kernel_name",
+    "parameters",
+    "timeout",
+    "started_running",
+    "progress",
+    "error",
+    "mlflow",
+    "status_url",
+    "log_url",
+)
+
+
 def describe_execution(e: Execution, base_url: str = "") -> dict[str, Any]:
-    """The API model of an execution (the original API's fields first)."""
+    """The API model of an execution (:data:`EXECUTION_FIELDS`)."""
     duration = None
     if e.end_time is not None:
         duration = format_duration((e.end_time - e.created_at).total_seconds())

@@ -1,70 +1,24 @@
-"""The OpenAPI paths and schemas of notebooks and executions (merged into the
-document by :func:`jupyterhub_templates.service.openapi.openapi_document`)."""
+"""The OpenAPI paths and schemas of notebooks (creation, records) and executions."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import statuses as _statuses
-from .openapi import _errors, _json, _ref
-
-
-def _body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
-def _id_param(what: str) -> dict[str, Any]:
-    return {
-        "name": "id",
-        "in": "path",
-        "required": True,
-        "description": f"The {what}'s id.",
-        "schema": {"type": "integer"},
-    }
-
-
-PAGE = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-]
-WHOSE = [
-    {
-        "name": "username",
-        "in": "query",
-        "description": "Another user's: for holders of custom:templates:admin, or who may "
-        "reach that user's server in JupyterHub.",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "all",
-        "in": "query",
-        "description": "Everyone's (admins only).",
-        "schema": {"type": "boolean"},
-    },
-    {"name": "template", "in": "query", "schema": {"type": "string"}},
-]
-
-#: who may name another user in a body
-ACT_FOR = (
-    "Act for another user: needs access to their server in JupyterHub "
-    "(access:servers!user=<name>, e.g. a Hub admin); 404 for a user the Hub does not have."
+from ...execution.records import EXECUTION_FIELDS
+from .common import (
+    ACT_FOR,
+    PAGE,
+    PAGE_FIELDS,
+    REASONS,
+    STATUSES,
+    WHOSE,
+    _body,
+    _errors,
+    _id_param,
+    _json,
+    _ref,
+    fields,
 )
-#: the fields every bounded listing adds
-PAGE_FIELDS = {
-    "total": {"type": "integer"},
-    "limit": {"type": "integer"},
-    "offset": {"type": "integer"},
-    "count": {"type": "integer", "description": "Records on this page."},
-    "next_offset": {
-        "type": "integer",
-        "nullable": True,
-        "description": "Where the next page starts (null after the last). A page may hold "
-        "fewer than limit records: it ends before it passes max_answer_bytes.",
-    },
-}
-
-STATUSES = list(_statuses.STATUSES)
-REASONS = list(_statuses.REASONS)
 
 
 def schemas() -> dict[str, Any]:
@@ -170,53 +124,57 @@ def schemas() -> dict[str, Any]:
                 "mlflow",
                 "status_url",
             ],
-            "properties": {
-                "execution_id": {"type": "integer"},
-                "status": {"type": "string", "enum": STATUSES},
-                "notebook_path": {"type": "string"},
-                "start_time": {"type": "string", "format": "date-time"},
-                "end_time": {"type": "string", "format": "date-time", "nullable": True},
-                "duration": {"type": "string", "nullable": True, "example": "5m 30s"},
-                "username": {"type": "string"},
-                "output_path": {"type": "string"},
-                "in_place": {"type": "boolean"},
-                "template_name": nullable_str,
-                "kernel_name": {"type": "string"},
-                "parameters": {"type": "object", "additionalProperties": True},
-                "timeout": {"type": "number", "nullable": True},
-                "started_running": {"type": "string", "format": "date-time", "nullable": True},
-                "progress": {
-                    "type": "object",
-                    "required": ["cells_done", "cells_total"],
-                    "properties": {
-                        "cells_done": {"type": "integer"},
-                        "cells_total": {"type": "integer"},
-                        "current_cell": {"type": "integer", "nullable": True},
-                        "percent": {"type": "number"},
+            # notebook_url: added by the handlers (Executions.urls)
+            "properties": fields(
+                (*EXECUTION_FIELDS, "notebook_url"),
+                {
+                    "execution_id": {"type": "integer"},
+                    "status": {"type": "string", "enum": STATUSES},
+                    "notebook_path": {"type": "string"},
+                    "start_time": {"type": "string", "format": "date-time"},
+                    "end_time": {"type": "string", "format": "date-time", "nullable": True},
+                    "duration": {"type": "string", "nullable": True, "example": "5m 30s"},
+                    "username": {"type": "string"},
+                    "output_path": {"type": "string"},
+                    "in_place": {"type": "boolean"},
+                    "template_name": nullable_str,
+                    "kernel_name": {"type": "string"},
+                    "parameters": {"type": "object", "additionalProperties": True},
+                    "timeout": {"type": "number", "nullable": True},
+                    "started_running": {"type": "string", "format": "date-time", "nullable": True},
+                    "progress": {
+                        "type": "object",
+                        "required": ["cells_done", "cells_total"],
+                        "properties": {
+                            "cells_done": {"type": "integer"},
+                            "cells_total": {"type": "integer"},
+                            "current_cell": {"type": "integer", "nullable": True},
+                            "percent": {"type": "number"},
+                        },
                     },
-                },
-                "error": {
-                    "type": "object",
-                    "nullable": True,
-                    "required": ["reason"],
-                    "properties": {
-                        "reason": {"type": "string", "enum": REASONS},
-                        "name": nullable_str,
-                        "message": nullable_str,
-                        "cell_index": {"type": "integer", "nullable": True},
+                    "error": {
+                        "type": "object",
+                        "nullable": True,
+                        "required": ["reason"],
+                        "properties": {
+                            "reason": {"type": "string", "enum": REASONS},
+                            "name": nullable_str,
+                            "message": nullable_str,
+                            "cell_index": {"type": "integer", "nullable": True},
+                        },
                     },
-                },
-                "mlflow": {
-                    "type": "object",
-                    "properties": {
-                        "experiment_name": nullable_str,
-                        "runs": {"type": "array", "items": _ref("MLflowRun")},
+                    "mlflow": {
+                        "type": "object",
+                        "properties": {
+                            "experiment_name": nullable_str,
+                            "runs": {"type": "array", "items": _ref("MLflowRun")},
+                        },
                     },
+                    "status_url": {"type": "string"},
+                    "log_url": {"type": "string"},
+                    "notebook_url": {"type": "string"},
                 },
-                "status_url": {"type": "string"},
-                "log_url": {"type": "string"},
-                "notebook_url": {"type": "string"},
-            },
+            ),
         },
         "MLflowRun": {
             "type": "object",

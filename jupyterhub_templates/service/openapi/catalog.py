@@ -1,47 +1,14 @@
-"""The OpenAPI 3 document of the service's REST API.
-
-Kept true by tests: every route the app serves is documented here and every documented
-path is served; the fuzz tests check answers against these schemas.
-"""
+"""The OpenAPI paths and schemas of the template catalog (``/minio/...``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .._version import __version__
+from ...catalog.queries import TEMPLATE_FIELDS, VERSION_FIELDS
+from .common import NAME_PARAM, VERSION_PARAM, _errors, _json, _ref, fields
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in codes}
-
-
-NAME_PARAM = {
-    "name": "name",
-    "in": "path",
-    "required": True,
-    "description": "Template name '<category>/<file>.ipynb' (the slash may be literal).",
-    "schema": {"type": "string", "example": "ml/automl_template.ipynb"},
-}
-VERSION_PARAM = {
-    "name": "version",
-    "in": "query",
-    "description": "A version number; default the current version.",
-    "schema": {"type": "integer", "minimum": 1},
-}
-
-
-def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
-    """The document, with ``servers`` pointing at ``base_url``."""
-    from . import openapi_runs  # its paths build on the helpers above
-
+def schemas() -> dict[str, Any]:
     parameter = {
         "type": "object",
         "required": ["name", "type", "default", "help"],
@@ -75,33 +42,39 @@ def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
             "version",
             "last_modified",
         ],
-        "properties": {
-            "name": {"type": "string", "example": "ml/automl_template.ipynb"},
-            "category": {"type": "string"},
-            "filename": {"type": "string"},
-            "description": {"type": "string"},
-            "size": {"type": "integer"},
-            "sha256": {"type": "string"},
-            "kernel_name": {"type": "string"},
-            "parameters": {"type": "array", "items": _ref("Parameter")},
-            "version": {"type": "integer"},
-            "uploader": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "last_modified": {"type": "string", "format": "date-time"},
-        },
+        "properties": fields(
+            TEMPLATE_FIELDS,
+            {
+                "name": {"type": "string", "example": "ml/automl_template.ipynb"},
+                "category": {"type": "string"},
+                "filename": {"type": "string"},
+                "description": {"type": "string"},
+                "size": {"type": "integer"},
+                "sha256": {"type": "string"},
+                "kernel_name": {"type": "string"},
+                "parameters": {"type": "array", "items": _ref("Parameter")},
+                "version": {"type": "integer"},
+                "uploader": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "last_modified": {"type": "string", "format": "date-time"},
+            },
+        ),
     }
     version = {
         "type": "object",
         "required": ["version", "size", "sha256", "created_at"],
-        "properties": {
-            "version": {"type": "integer"},
-            "size": {"type": "integer"},
-            "sha256": {"type": "string"},
-            "kernel_name": {"type": "string"},
-            "description": {"type": "string"},
-            "uploader": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
-        },
+        "properties": fields(
+            VERSION_FIELDS,
+            {
+                "version": {"type": "integer"},
+                "size": {"type": "integer"},
+                "sha256": {"type": "string"},
+                "kernel_name": {"type": "string"},
+                "description": {"type": "string"},
+                "uploader": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+        ),
     }
     template_detail = {
         "allOf": [
@@ -117,27 +90,29 @@ def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
             },
         ]
     }
-    error = {
-        "type": "object",
-        "required": ["status", "message"],
-        "properties": {
-            "status": {"type": "string", "enum": ["error"]},
-            "message": {"type": "string"},
-            "details": {},
-        },
-    }
-    check = {
-        "type": "object",
-        "required": ["ok"],
-        "properties": {
-            "ok": {"type": "boolean"},
-            "message": {"type": "string"},
-            "latency_ms": {"type": "number"},
-            "kind": {"type": "string"},
-        },
-    }
     success = {"type": "string", "enum": ["success"]}
-    paths: dict[str, Any] = {
+    return {
+        "Parameter": parameter,
+        "Template": template,
+        "TemplateVersion": version,
+        "TemplateDetail": template_detail,
+        "UploadResult": {
+            "type": "object",
+            "required": ["status", "template_name", "version", "template"],
+            "properties": {
+                "status": success,
+                "message": {"type": "string"},
+                "template_name": {"type": "string"},
+                "version": {"type": "integer"},
+                "template": _ref("Template"),
+            },
+        },
+    }
+
+
+def paths() -> dict[str, Any]:
+    success = {"type": "string", "enum": ["success"]}
+    return {
         "/minio/upload-template": {
             "post": {
                 "summary": "Upload a template (admins: custom:templates:admin)",
@@ -394,113 +369,5 @@ def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
                     **_errors(400, 403, 404, 503),
                 },
             }
-        },
-        "/health": {
-            "get": {
-                "summary": "Health of the database and the store (no auth)",
-                "operationId": "health",
-                "security": [],
-                "responses": {
-                    "200": _json(_ref("Health"), "Everything answers"),
-                    "503": _json(_ref("Health"), "A dependency is down"),
-                },
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "operationId": "openapi",
-                "security": [],
-                "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document")},
-            }
-        },
-        "/": {
-            "get": {
-                "summary": "Who you are; browsers are sent through the Hub's OAuth login",
-                "operationId": "root",
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["service", "version", "user"],
-                            "properties": {
-                                "service": {"type": "string"},
-                                "version": {"type": "string"},
-                                "user": {"type": "string"},
-                                "templates_admin": {"type": "boolean"},
-                                "links": {"type": "object"},
-                            },
-                        },
-                        "The caller",
-                    ),
-                    "302": {"description": "Redirect to the Hub's OAuth login (browsers)"},
-                    **_errors(403),
-                },
-            }
-        },
-    }
-    return {
-        "openapi": "3.0.3",
-        "info": {
-            "title": "jupyterhub-templates",
-            "version": __version__,
-            "description": "Notebook templates for JupyterHub. Authenticate with a "
-            "JupyterHub token: 'Authorization: token <token>'.",
-        },
-        "servers": [{"url": base_url.rstrip("/")}],
-        "security": [{"hubToken": []}],
-        "paths": {**paths, **openapi_runs.paths()},
-        "components": {
-            "securitySchemes": {
-                "hubToken": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "Authorization",
-                    "description": "'token <JupyterHub API token>'",
-                }
-            },
-            "schemas": {
-                "Parameter": parameter,
-                "Template": template,
-                "TemplateVersion": version,
-                "TemplateDetail": template_detail,
-                "UploadResult": {
-                    "type": "object",
-                    "required": ["status", "template_name", "version", "template"],
-                    "properties": {
-                        "status": success,
-                        "message": {"type": "string"},
-                        "template_name": {"type": "string"},
-                        "version": {"type": "integer"},
-                        "template": _ref("Template"),
-                    },
-                },
-                "Health": {
-                    "type": "object",
-                    "required": ["status", "ok", "checks"],
-                    "properties": {
-                        "status": {"type": "string", "enum": ["ok", "error"]},
-                        "ok": {"type": "boolean"},
-                        "checks": {
-                            "type": "object",
-                            "properties": {"database": check, "store": check},
-                        },
-                    },
-                },
-                "Error": error,
-                **openapi_runs.schemas(),
-            },
-            "responses": {
-                f"E{code}": _json(_ref("Error"), text)
-                for code, text in {
-                    400: "Bad input",
-                    403: "Not authenticated, or not allowed",
-                    404: "Not found",
-                    409: "Conflict with what exists",
-                    413: "Body over the size limit (max_body_bytes; uploads: max_upload_bytes)",
-                    502: "The user's server answered with something other than its API",
-                    503: "The database, the store, the Hub or the user's server is unavailable",
-                }.items()
-            },
         },
     }
