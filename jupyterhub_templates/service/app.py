@@ -40,11 +40,9 @@ from ..notebooks.records import NotebookRecords
 from ..stores.base import TemplateStore
 from ..stores.directory import DirectoryTemplateStore
 from ..stores.s3 import S3TemplateStore
+from .handlers import resource_routes
 from .handlers.base import ADMIN_SCOPE_SETTING, MAX_BODY_SETTING, NotFoundHandler
-from .handlers.catalog import catalog_routes
-from .handlers.executions import execution_routes
 from .handlers.health import HealthChecker, HealthHandler
-from .handlers.notebooks import notebook_routes
 from .handlers.openapi import OpenAPIHandler
 from .handlers.root import OAuthCallbackHandler, RootHandler
 from .log import install_secrets_filter, log_request
@@ -489,10 +487,7 @@ class TemplatesService(Application):
         self.health = HealthChecker(self, self.health_cache_seconds)
         self.init_servers()
         prefix = self.base_url
-        routes: list[Any] = [
-            (prefix + path, handler)
-            for path, handler in [*catalog_routes(), *notebook_routes(), *execution_routes()]
-        ]
+        routes: list[Any] = [(prefix + path, handler) for path, handler in resource_routes()]
         routes += [
             (prefix + "health", HealthHandler),
             (prefix + "openapi.json", OpenAPIHandler),

@@ -236,7 +236,7 @@ class DownloadHandler(BaseHandler):
         await self.send(data)
 
 
-def catalog_routes() -> list[tuple[str, type[BaseHandler]]]:
+def routes() -> list[tuple[str, type[BaseHandler]]]:
     """(path regex relative to the service prefix, handler) for the catalog."""
     return [
         (r"minio/upload-template", UploadTemplateHandler),

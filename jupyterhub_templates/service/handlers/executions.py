@@ -138,7 +138,7 @@ class ExecutionLogHandler(ExecutionBase):
         await self.write_json_off_loop(log)
 
 
-def execution_routes() -> list[tuple[str, type]]:
+def routes() -> list[tuple[str, type]]:
     return [
         ("execute-notebook", ExecuteNotebookHandler),
         ("execute", ExecuteInPlaceHandler),

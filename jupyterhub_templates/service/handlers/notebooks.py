@@ -145,7 +145,7 @@ class NotebookHandler(BaseHandler):
         self.finish()
 
 
-def notebook_routes() -> list[tuple[str, type]]:
+def routes() -> list[tuple[str, type]]:
     return [
         ("create-from-template", CreateFromTemplateHandler),
         ("submit-notebook", SubmitNotebookHandler),

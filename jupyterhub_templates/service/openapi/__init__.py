@@ -1,6 +1,8 @@
 """The OpenAPI 3 document of the service's REST API, one module per resource
 (:mod:`.catalog`, :mod:`.runs` for notebooks and executions; :mod:`.common` for what
-they share and the service's own routes), assembled here.
+they share and the service's own routes), assembled here: every module of this package
+with ``paths()`` and ``schemas()`` is a part, so a new resource adds a module and edits
+no list.
 
 Kept true by tests: every route the app serves is documented and every documented path
 is served; the fuzz tests check answers against these schemas; the whole document is
@@ -9,22 +11,31 @@ pinned by ``tests/fixtures/openapi.json``.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from types import ModuleType
 from typing import Any
 
 from ..._version import __version__
-from . import catalog, common, runs
+from . import common
 
 __all__ = ["openapi_document"]
 
-#: the parts of the document; a new resource adds its module here
-PARTS = (catalog, runs, common)
+
+def _parts() -> list[ModuleType]:
+    """The modules of this package that contribute paths and schemas, in name order."""
+    modules = [
+        importlib.import_module(f"{__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)
+    ]
+    return [m for m in modules if callable(getattr(m, "paths", None)) and hasattr(m, "schemas")]
 
 
 def openapi_document(base_url: str = "/services/templates/") -> dict[str, Any]:
     """The document, with ``servers`` pointing at ``base_url``."""
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
-    for part in PARTS:
+    for part in _parts():
         paths.update(part.paths())
         schemas.update(part.schemas())
     return {
