@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...catalog.queries import TEMPLATE_FIELDS, VERSION_FIELDS
-from .common import NAME_PARAM, VERSION_PARAM, _errors, _json, _ref, fields
+from .common import NAME_PARAM, VERSION_PARAM, _errors, _json, _ref, fields, required
 
 
 def schemas() -> dict[str, Any]:
@@ -30,18 +30,7 @@ def schemas() -> dict[str, Any]:
     }
     template = {
         "type": "object",
-        "required": [
-            "name",
-            "category",
-            "filename",
-            "description",
-            "size",
-            "sha256",
-            "kernel_name",
-            "parameters",
-            "version",
-            "last_modified",
-        ],
+        "required": required(TEMPLATE_FIELDS, optional=("uploader", "created_at")),
         "properties": fields(
             TEMPLATE_FIELDS,
             {

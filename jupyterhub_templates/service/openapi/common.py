@@ -25,6 +25,14 @@ def fields(names: tuple[str, ...], schemas: dict[str, Any]) -> dict[str, Any]:
     return {name: schemas[name] for name in names}
 
 
+def required(names: tuple[str, ...], *, optional: tuple[str, ...] = ()) -> list[str]:
+    """The fields of ``names`` every answer carries: all but the ``optional`` ones (which
+    must be among them), in the same order."""
+    if not set(optional) <= set(names):
+        raise ValueError(f"optional fields {sorted(set(optional) - set(names))} are unknown")
+    return [name for name in names if name not in optional]
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in codes}
 

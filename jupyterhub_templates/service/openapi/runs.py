@@ -18,6 +18,7 @@ from .common import (
     _json,
     _ref,
     fields,
+    required,
 )
 
 
@@ -111,19 +112,19 @@ def schemas() -> dict[str, Any]:
         },
         "Execution": {
             "type": "object",
-            "required": [
-                "execution_id",
-                "status",
-                "notebook_path",
-                "start_time",
-                "end_time",
-                "duration",
-                "output_path",
-                "progress",
-                "error",
-                "mlflow",
-                "status_url",
-            ],
+            "required": required(
+                EXECUTION_FIELDS,
+                optional=(
+                    "username",
+                    "in_place",
+                    "template_name",
+                    "kernel_name",
+                    "parameters",
+                    "timeout",
+                    "started_running",
+                    "log_url",
+                ),
+            ),
             # notebook_url: added by the handlers (Executions.urls)
             "properties": fields(
                 (*EXECUTION_FIELDS, "notebook_url"),
