@@ -30,6 +30,8 @@ from notebooks import write_python_notebook as write_notebook
 from processes import PIDS_CELL, alive, children, wait_file, wait_gone
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
+from jupyterhub_templates.catalog.parameters import MAX_DEPTH
+
 BASE_URL = "/user/alice/"
 API = "templates/api/executions"
 MAX_LOG_BYTES = 65536
@@ -277,6 +279,14 @@ async def test_successful_run(server: Server) -> None:
     assert code == 404 and body["status"] == "error"
 
 
+def nested(depth: int) -> Any:
+    """A JSON value ``depth`` containers deep."""
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 async def test_refused_requests(server: Server) -> None:
     write_notebook(server.root / "ok.ipynb", "1")
     secret = write_notebook(server.outside / "secret.ipynb", "1")
@@ -293,6 +303,10 @@ async def test_refused_requests(server: Server) -> None:
         "",
         "link.ipynb",
         "linkdir/secret.ipynb",
+        # the service's own path rules (notebooks.paths): hidden names, look-alike dots
+        ".hidden/x.ipynb",
+        "a/.x.ipynb",
+        "\uff0e\uff0e/x.ipynb",
     ]
     for path in bad_inputs:
         code, body = await server.call("POST", body={"id": "bad", "input_path": path})
@@ -308,6 +322,9 @@ async def test_refused_requests(server: Server) -> None:
         {"input_path": "ok.ipynb", "parameters": {"class": 1}},
         {"input_path": "ok.ipynb", "parameters": {"1x": 1}},
         {"input_path": "ok.ipynb", "parameters": []},
+        # the service's nesting limit (catalog.parameters.MAX_DEPTH), not a looser one
+        {"input_path": "ok.ipynb", "parameters": {"deep": nested(MAX_DEPTH + 1)}},
+        {"input_path": "ok.ipynb", "parameters": {"__x__": 1}},
         {"input_path": "ok.ipynb", "timeout": 0},
         {"input_path": "ok.ipynb", "timeout": 601},
         {"input_path": "ok.ipynb", "timeout": "10"},

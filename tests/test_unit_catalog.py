@@ -204,3 +204,37 @@ def test_dunder_names_are_no_parameters() -> None:
                 {"id": "a1", "input_path": "x.ipynb", "parameters": {name: 1}}, ExecutorConfig()
             )
     assert check_parameters([], {"__x": 1, "match": 2, "_": 3}, allow_unknown=True)
+
+
+def test_the_server_extension_checks_requests_as_the_service_does() -> None:
+    """One nesting limit and one set of path rules for the service and the extension."""
+    from jupyterhub_templates.catalog.parameters import MAX_DEPTH, check_parameters
+    from jupyterhub_templates.errors import InvalidInput
+    from jupyterhub_templates.notebooks.paths import clean_notebook_path
+    from jupyterhub_templates.server.executor import ExecutorConfig, parse_request
+
+    def nested(depth: int) -> object:
+        value: object = 1
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    def extension(**body: object) -> object:
+        return parse_request({"id": "a1", "input_path": "x.ipynb", **body}, ExecutorConfig())
+
+    for depth, ok in ((MAX_DEPTH, True), (MAX_DEPTH + 1, False)):
+        for check in (
+            lambda d: check_parameters([], {"p": nested(d)}, allow_unknown=True),
+            lambda d: extension(parameters={"p": nested(d)}),
+        ):
+            if ok:
+                check(depth)
+            else:
+                with pytest.raises(InvalidInput):
+                    check(depth)
+    for path in (".hidden/x.ipynb", "a/.x.ipynb", "\uff0e\uff0e/x.ipynb", "a\u200b.ipynb"):
+        with pytest.raises(InvalidInput):
+            clean_notebook_path(path)
+        with pytest.raises(InvalidInput):
+            extension(input_path=path)
+    assert extension(input_path="/a/b.ipynb").input_path == "a/b.ipynb"
