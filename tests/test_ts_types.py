@@ -56,6 +56,12 @@ def test_union_matches_the_served_document(name: str) -> None:
     assert ts_unions()[name] == WHERE[name](openapi_document())
 
 
+def test_the_final_statuses_are_the_services() -> None:
+    m = re.search(r"export const FINAL_STATUSES[^=]*=\s*\[([^\]]*)\]", TYPES_TS.read_text())
+    assert m, "FINAL_STATUSES not found in src/api/types.ts"
+    assert set(re.findall(r"'([^']*)'", m.group(1))) == statuses.FINAL
+
+
 def test_statuses_and_reasons_come_from_one_module() -> None:
     doc = openapi_document()
     assert tuple(WHERE["ExecutionStatus"](doc)) == statuses.STATUSES

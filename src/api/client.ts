@@ -7,6 +7,7 @@
  * service needs no XSRF token with it.
  */
 
+import { FINAL_STATUSES } from './types';
 import type {
   Category,
   CreateRequest,
@@ -84,15 +85,6 @@ export type ListExecutionsOptions = {
   limit?: number;
   offset?: number;
 };
-
-/**
- * The statuses after which an execution no longer changes.
- */
-export const FINAL_STATUSES: ReadonlyArray<ExecutionStatus> = [
-  'success',
-  'failed',
-  'cancelled'
-];
 
 /**
  * Whether an execution in `status` has ended (success, failed or cancelled).

@@ -187,6 +187,16 @@ export type ExecuteRequest = {
 export type ExecutionStatus =
   'pending' | 'running' | 'success' | 'failed' | 'cancelled';
 
+/**
+ * The statuses after which an execution no longer changes (the service's
+ * `statuses.FINAL`; `tests/test_ts_types.py` keeps the two equal).
+ */
+export const FINAL_STATUSES: ReadonlyArray<ExecutionStatus> = [
+  'success',
+  'failed',
+  'cancelled'
+];
+
 export type ExecutionProgress = {
   cells_done: number;
   cells_total: number;
