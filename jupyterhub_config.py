@@ -162,7 +162,26 @@ if env("MLFLOW", "1") == "0":
     mlflow_uri = ""
 
 service_port = int(env("SERVICE_PORT", "10101"))
-proxy_host = c.JupyterHub.ip if c.JupyterHub.ip not in ("", "0.0.0.0") else "127.0.0.1"  # noqa: S104
+
+
+def proxy_url(_spawner: object = None) -> str:
+    """Where the Hub's proxy listens, as the running Hub has it: read when the Hub starts
+    the service (an environment value may be a callable), so that `--port`, a second
+    config file or `bind_url` count as much as this file's `c.JupyterHub.port`."""
+    from urllib.parse import urlsplit
+
+    from jupyterhub.app import JupyterHub
+
+    url = urlsplit(JupyterHub.instance().bind_url)
+    host = url.hostname or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):  # noqa: S104 (listening everywhere: reach it on loopback)
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"{url.scheme or 'http'}://{host}:{port}"
+
+
 external_url = env("EXTERNAL_URL")
 service_env = {
     "JUPYTERHUB_TEMPLATES_DB_URL": env("DB_URL", f"sqlite:///{demo_dir / 'templates.sqlite'}"),
@@ -174,8 +193,8 @@ service_env = {
     "JUPYTERHUB_TEMPLATES_S3_BUCKET": env("S3_BUCKET", "notebook-templates"),
     "JUPYTERHUB_TEMPLATES_S3_SECURE": env("S3_SECURE", "0"),
     "JUPYTERHUB_TEMPLATES_S3_REGION": env("S3_REGION", "us-east-1"),
-    # users' servers are reached through the proxy
-    "JUPYTERHUB_TEMPLATES_PROXY_URL": f"http://{proxy_host}:{c.JupyterHub.port}",
+    # users' servers are reached through the proxy, wherever the running Hub put it
+    "JUPYTERHUB_TEMPLATES_PROXY_URL": proxy_url,
     "JUPYTERHUB_TEMPLATES_LOAD_EXAMPLES": env("LOAD_EXAMPLES", "1"),
     "JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI": mlflow_uri,
     "JUPYTERHUB_TEMPLATES_MLFLOW_UI_URL": env("MLFLOW_UI_URL", mlflow_uri),

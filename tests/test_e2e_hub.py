@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from fixtures.hub import Hub, start_hub, stop_process
+from fixtures.hub import Hub, start_hub, start_managed_hub, stop_process
 from fixtures.postgres import scratch_database
 from notebooks import make_notebook
 from openapi_check import check_response
@@ -222,3 +222,31 @@ def test_browser_oauth_login_and_xsrf(managed_hub: Hub) -> None:
     assert r.status_code == 403
     r = call(managed_hub, "GET", "minio/list-templates", "alice", params={"category": "xsrf"})
     assert r.json()["total"] == 0
+
+
+def test_the_service_finds_the_proxy_wherever_the_hub_put_it(tmp_path) -> None:
+    """`jupyterhub -f jupyterhub_config.py --port N`: the config file names another port,
+    and the service still reaches users' servers (through the proxy on N)."""
+    hub = start_managed_hub(tmp_path, port_on_command_line=True)
+    try:
+        headers = {"Authorization": f"token {hub.tokens['alice']}"}
+        nb = make_notebook("x = 1", body="print(x)")
+        admin = {"Authorization": f"token {hub.tokens['admin']}"}
+        r = requests.post(
+            hub.service_url + "minio/upload-template",
+            headers=admin,
+            files={"file": ("port.ipynb", nb)},
+            data={"category": "ports"},
+            timeout=60,
+        )
+        assert r.status_code == 201, r.text
+        r = requests.post(
+            hub.service_url + "create-from-template",
+            headers=headers,
+            json={"template_name": "ports/port.ipynb", "new_name": "from-port-n"},
+            timeout=120,
+        )
+        assert r.status_code == 201, r.text
+        assert (hub.user_dir("alice") / "from-port-n.ipynb").exists()
+    finally:
+        stop_process(hub.proc)

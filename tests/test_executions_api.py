@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,26 @@ def test_a_stopped_server_fails_its_runs(svc: ServiceProcess, hub: Hub, tmp_path
     # jupyter_server exits without running extensions' shutdown; the runner (in a
     # session of its own) notices its parent is gone and takes its kernel with it
     assert not wait_gone(runner_pid, kernel_pid, timeout=15)
+
+
+def test_a_probe_of_the_landing_page_is_refused_without_a_warning(svc: ServiceProcess) -> None:
+    """JupyterHub checks every service's URL each service_check_interval, without
+    credentials: a routine 403 that the service logs at debug level, not as a warning.
+    A request that does send a (bad) token is still a warning."""
+    probe, bad = uuid.uuid4().hex, uuid.uuid4().hex
+    r = requests.get(f"{svc.direct_url}?probe={probe}", timeout=30)
+    assert r.status_code == 403 and r.json()["status"] == "error"
+    r = requests.get(
+        f"{svc.direct_url}?probe={bad}", headers={"Authorization": "token nope"}, timeout=30
+    )
+    assert r.status_code == 403
+
+    def lines(marker: str) -> list[str]:
+        return [line for line in svc.log.read_text().splitlines() if marker in line]
+
+    deadline = time.monotonic() + 30
+    while not (lines(probe) and lines(bad)):  # the request log is written after the answer
+        assert time.monotonic() < deadline, "the requests were not logged"
+        time.sleep(0.1)
+    assert all(line.startswith("[D") for line in lines(probe)), lines(probe)
+    assert any(line.startswith("[W") for line in lines(bad)), lines(bad)

@@ -21,7 +21,9 @@ def log_request(handler: RequestHandler) -> None:
     observe_request(handler)
     status = handler.get_status()
     request = handler.request
-    if status < 400 or (status == 404 and request.path.endswith("/favicon.ico")):
+    if getattr(handler, "quiet_refusal", False):
+        log = access_log.debug
+    elif status < 400 or (status == 404 and request.path.endswith("/favicon.ico")):
         log = access_log.debug if request.path.endswith("/health") else access_log.info
     elif status < 500:
         log = access_log.warning

@@ -229,6 +229,16 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         if self.auth_required and user is None:
             self.refuse_anonymous()
 
+    #: a refusal that is routine, not a warning (see :meth:`log_exception`)
+    quiet_refusal = False
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Tornado's, except for a refusal marked :attr:`quiet_refusal` (the request log
+        still records it, at debug level)."""
+        if self.quiet_refusal and isinstance(value, web.HTTPError):
+            return
+        super().log_exception(typ, value, tb)
+
     def refuse_anonymous(self) -> None:
         """API routes answer 403 JSON instead of redirecting to the login page."""
         if self._not_allowed is not None:

@@ -19,6 +19,14 @@ class RootHandler(BaseHandler):
 
     auth_required = False
 
+    def _sent_credentials(self) -> bool:
+        """Whether the request carries anything that could identify a user."""
+        return bool(
+            self.request.headers.get("Authorization")
+            or self.get_argument("token", None)
+            or self.request.headers.get("Cookie")
+        )
+
     async def get(self) -> None:
         if self.current_user is None:
             mode = self.request.headers.get("Sec-Fetch-Mode", "")
@@ -26,6 +34,9 @@ class RootHandler(BaseHandler):
             if self._not_allowed is None and (mode == "navigate" or accepts_html):
                 self.redirect(self.get_login_url())
                 return
+            # No credentials at all: a probe (JupyterHub checks every service's URL each
+            # service_check_interval), not a client that got something wrong.
+            self.quiet_refusal = self._not_allowed is None and not self._sent_credentials()
             self.refuse_anonymous()
         base = self.settings["base_url"]
         self.write_json(
