@@ -21,11 +21,15 @@ def _count(handler: str, code: str) -> float:
     return value or 0.0
 
 
-@pytest.fixture
-async def service_url(tmp_path, monkeypatch):
+@pytest.fixture(params=[True, False], ids=["authenticated", "public"])
+async def service_url(request, tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "x" * 32)
     monkeypatch.setenv("JUPYTERHUB_CLIENT_ID", "service-templates")
-    app = TemplatesService(db_url=f"sqlite:///{tmp_path / 'm.sqlite'}", config_file="")
+    app = TemplatesService(
+        db_url=f"sqlite:///{tmp_path / 'm.sqlite'}",
+        config_file="",
+        authenticate_prometheus=request.param,
+    )
     app.config.DirectoryTemplateStore.root = str(tmp_path / "store")
     app.init_components()
     with socket.socket() as s:
@@ -64,3 +68,22 @@ def test_metric_names_follow_the_naming_guide() -> None:
             assert not family.name.endswith("_total")  # the client adds it to samples
         if family.type == "histogram":
             assert family.name.endswith(("_seconds", "_bytes")), family.name
+
+
+async def test_the_metrics_route_is_guarded_unless_told_otherwise(
+    service_url: str, request: pytest.FixtureRequest
+) -> None:
+    """Without a token, /metrics is a 403 (JupyterHub's authenticate_prometheus default),
+    or the text format when the service is told to serve it openly."""
+    client = AsyncHTTPClient()
+    response = await client.fetch(service_url + "metrics", raise_error=False)
+    if "authenticated" in request.node.callspec.id:
+        assert response.code == 403
+        assert b'"status": "error"' in response.body
+        return
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    text = response.body.decode()
+    assert "jupyterhub_templates_request_duration_seconds_bucket" in text
+    assert "jupyterhub_templates_templates 0.0" in text
+    assert "jupyterhub_templates_executions_active 0.0" in text

@@ -363,6 +363,12 @@ class Catalog(LoggingConfigurable):
             shape=(bool(category), bool(q), sort, order, bool(offset) and sort == "name" and not q),
         )
 
+    def count(self) -> int:
+        """How many templates the catalog holds."""
+        return self.db.query(
+            lambda session: session.scalar(select(func.count()).select_from(Template)) or 0
+        )
+
     def categories(self) -> list[dict[str, Any]]:
         """Every category with its number of templates, by name."""
         rows = self.db.query(

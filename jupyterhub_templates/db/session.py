@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import metrics
 from ..errors import Unavailable
 from . import locks
 
@@ -37,12 +38,14 @@ T = TypeVar("T")
 
 
 @contextlib.contextmanager
-def database_errors() -> Iterator[None]:
+def database_errors(kind: str = "write") -> Iterator[None]:
     """The one mapping of database failures to the service's errors: an unreachable or
     unanswering database (:data:`UNAVAILABLE_ERRORS`) becomes :class:`Unavailable`
-    (503); anything else is a bug and goes on as it is."""
+    (503); anything else is a bug and goes on as it is. The transaction (``kind``: read
+    or write) is timed and its failures counted (:mod:`..metrics`)."""
     try:
-        yield
+        with metrics.database_call(kind, UNAVAILABLE_ERRORS):
+            yield
     except UNAVAILABLE_ERRORS as e:
         log.warning("database unavailable: %s", type(e).__name__)
         raise Unavailable("The database is unavailable; try again later.") from e
@@ -113,7 +116,7 @@ class Database:
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A session for reads; rolled back on exit unless committed."""
-        with database_errors(), self._sessions() as session:
+        with database_errors("read"), self._sessions() as session:
             yield session
 
     def query(self, fn: Callable[[Session], T]) -> T:
@@ -123,7 +126,7 @@ class Database:
         connection dead (the database restarted; every older pooled connection is then
         discarded too), it runs again on a new connection. Raises :class:`Unavailable`
         when the database cannot be reached."""
-        with database_errors():
+        with database_errors("read"):
             try:
                 with self._read_sessions() as session:
                     return fn(session)

@@ -20,7 +20,7 @@ from typing import Any
 from traitlets import Float, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from .. import jsontext
+from .. import jsontext, metrics
 from ..catalog.parameters import check_parameters
 from ..errors import Conflict, InvalidInput, NotFound, Unavailable
 from ..hub import ExtensionClient, HubClient, UserServer
@@ -224,6 +224,7 @@ class Executions(LoggingConfigurable):
         except BaseException:
             await self.in_thread(self.records.delete, execution_id)
             raise
+        metrics.execution_started()
         self.monitor.watch(request.username)
         description = await self.monitor.apply(request.username, model, boot_id)
         return description or record
@@ -385,8 +386,10 @@ class Executions(LoggingConfigurable):
                 tag=RUN_KEY_TAG,
             )
         except MLflowUnavailable as e:
+            metrics.mlflow_lookup(metrics.Outcome.UNAVAILABLE)
             log.warning("MLflow runs of execution %s: %s", execution_id, e.message)
             return
+        metrics.mlflow_lookup(metrics.Outcome.SUCCESS if runs else metrics.Outcome.NONE)
         if runs:
             await self.in_thread(self.records.set_runs, execution_id, runs)
             await self.monitor.publish(

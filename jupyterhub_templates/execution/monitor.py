@@ -24,6 +24,7 @@ from typing import Any
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
+from .. import metrics
 from ..db.models import utcnow
 from ..errors import NotFound, TemplatesError, Unavailable
 from ..hub import ExtensionClient, HubClient, UserServer
@@ -119,6 +120,7 @@ class ExecutionMonitor(LoggingConfigurable):
             self._watchers[username] = asyncio.create_task(
                 self._watch(username), name=f"watch-{username}"
             )
+            metrics.watchers(len(self._watchers))
 
     # -- notification ------------------------------------------------------------
 
@@ -235,6 +237,8 @@ class ExecutionMonitor(LoggingConfigurable):
     def _start_final(self, execution_id: int, description: dict[str, Any]) -> None:
         if execution_id in self._final_tasks:
             return
+        # called once per run that ended here: this process wrote its final status
+        metrics.execution_finished(description)
         task = asyncio.create_task(self._final(execution_id, description))
         self._final_tasks[execution_id] = task
 
@@ -274,6 +278,8 @@ class ExecutionMonitor(LoggingConfigurable):
                     # a kick (new run) must not wait behind a long poll of old ones
                     data = await self.extension.changes(server, since=since, wait=wait)
                 except (_Stopped, Unavailable, NotFound) as e:
+                    if not isinstance(e, _Stopped):
+                        metrics.long_poll_failed()
                     server, since = None, None
                     unreachable_since = unreachable_since or time.monotonic()
                     if await self._server_gone(username, e, unreachable_since):
@@ -282,6 +288,7 @@ class ExecutionMonitor(LoggingConfigurable):
                         await asyncio.sleep(1.0)
                     continue
                 except TemplatesError as e:
+                    metrics.long_poll_failed()
                     log.warning("following %s's executions: %s", username, e.message)
                     await asyncio.sleep(2.0)
                     continue
@@ -314,6 +321,7 @@ class ExecutionMonitor(LoggingConfigurable):
         finally:
             if self._watchers.get(username) is asyncio.current_task():
                 del self._watchers[username]
+                metrics.watchers(len(self._watchers))
             if not self._closed and username in self._kicked:
                 self.watch(username)
 

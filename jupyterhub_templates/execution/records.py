@@ -230,6 +230,17 @@ class ExecutionRecords:
                 max_bytes=max_bytes,
             )
 
+    def count_active(self) -> int:
+        """How many executions are pending or running (every replica's)."""
+        return self.db.query(
+            lambda session: (
+                session.scalar(
+                    select(func.count()).select_from(Execution).where(Execution.status.in_(ACTIVE))
+                )
+                or 0
+            )
+        )
+
     def active_users(self) -> list[str]:
         """Users with a pending or running execution."""
         with self.db.session() as session:

@@ -43,6 +43,7 @@ from ..stores.s3 import S3TemplateStore
 from .handlers import resource_routes
 from .handlers.base import ADMIN_SCOPE_SETTING, MAX_BODY_SETTING, NotFoundHandler
 from .handlers.health import HealthChecker, HealthHandler
+from .handlers.metrics import AUTHENTICATE_SETTING
 from .handlers.openapi import OpenAPIHandler
 from .handlers.root import OAuthCallbackHandler, RootHandler
 from .log import install_secrets_filter, log_request
@@ -177,6 +178,13 @@ class TemplatesService(Application):
     @default("store_class")
     def _default_store_class(self) -> Any:
         return _env("JUPYTERHUB_TEMPLATES_STORE", "directory")
+
+    authenticate_prometheus = Bool(
+        True,
+        help="""Whether GET /metrics needs a token (or login) holding read:metrics, as
+        JupyterHub's own /hub/metrics does (JupyterHub.authenticate_prometheus). Off: the
+        metrics are public, for a scraper that holds no token.""",
+    ).tag(config=True)
 
     admin_scope = Unicode(
         "custom:templates:admin",
@@ -508,6 +516,7 @@ class TemplatesService(Application):
             "download_secret": self.download_url_secret,
             "health": self.health,
             ADMIN_SCOPE_SETTING: self.admin_scope,
+            AUTHENTICATE_SETTING: self.authenticate_prometheus,
             MAX_BODY_SETTING: self.max_body_bytes,
             "max_answer_bytes": self.max_answer_bytes,
             "cookie_secret": self.cookie_secret,

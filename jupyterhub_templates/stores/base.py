@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from traitlets.config import LoggingConfigurable
 
+from .. import metrics
 from ..errors import NotFound, Unavailable
 
 #: what a reader is told when the catalog knows a template the store lacks
@@ -53,6 +56,25 @@ def store_errors(*, missing: str | None = None) -> Iterator[None]:
         raise Unavailable(f"The template store is unavailable: {e}") from e
 
 
+def _metered(operation: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def metered(self: TemplateStore, *args: Any, **kwargs: Any) -> Any:
+        with metrics.store_call(operation, StoreUnavailable):
+            return method(self, *args, **kwargs)
+
+    return metered
+
+
+def _metered_listing(method: Callable[..., Iterator[StoredObject]]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def metered(self: TemplateStore, *args: Any, **kwargs: Any) -> Iterator[StoredObject]:
+        # a listing is timed until it has been read to its end
+        with metrics.store_call("list", StoreUnavailable):
+            yield from method(self, *args, **kwargs)
+
+    return metered
+
+
 @dataclass(frozen=True)
 class StoredObject:
     """One object as listed by :meth:`TemplateStore.list`."""
@@ -71,6 +93,19 @@ class TemplateStore(LoggingConfigurable):
 
     #: short name used in configuration and in /health
     kind = "abstract"
+
+    #: the methods every store has timed and its failures counted (:mod:`...metrics`)
+    METERED = ("put", "get", "delete", "exists", "check", "presigned_url")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Meter the store methods a subclass defines, so that every store (built-in or
+        a third party's) is measured the same way without doing anything for it."""
+        super().__init_subclass__(**kwargs)
+        for name in cls.METERED:
+            if name in cls.__dict__:
+                setattr(cls, name, _metered(name, cls.__dict__[name]))
+        if "list" in cls.__dict__:
+            cls.list = _metered_listing(cls.__dict__["list"])  # type: ignore[method-assign]
 
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key``, replacing any object there. Atomic: a reader sees

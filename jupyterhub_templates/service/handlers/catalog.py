@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 from tornado import httputil, web
 
 from ...errors import InvalidInput, NotFound, TooLarge
+from ...metrics import Action
 from ...stores.base import MISSING_CONTENT, store_errors
 from ..signing import sign_download, verify_download
 from .base import BaseHandler
@@ -27,6 +28,8 @@ class UploadTemplateHandler(BaseHandler):
     Content-Length over the limit) is decided before the body arrives and answered once
     it has been read and dropped.
     """
+
+    metric_actions = {"POST": Action.UPLOAD}
 
     def body_limit(self) -> int:
         return self.catalog.max_upload_bytes + MULTIPART_SLACK
@@ -144,6 +147,8 @@ class GetTemplateHandler(BaseHandler):
 
 class DeleteTemplateHandler(BaseHandler):
     """``DELETE /minio/delete-template/{name}``: the template and all its versions."""
+
+    metric_actions = {"DELETE": Action.DELETE}
 
     async def delete(self, name: str) -> None:
         await self.require_admin("delete templates")

@@ -6,6 +6,7 @@ from typing import Any
 
 from ...errors import InvalidInput
 from ...execution.executions import ExecuteRequest, Executions
+from ...metrics import Action
 from ...statuses import STATUSES
 from .base import BaseHandler, parse_id
 
@@ -41,6 +42,8 @@ class ExecuteNotebookHandler(ExecutionBase):
     """``POST /execute-notebook``: run into a new notebook beside the input; answer once
     the first cell has run (or the run ended), or after ``Executions.first_cell_timeout``."""
 
+    metric_actions = {"POST": Action.EXECUTE}
+
     async def post(self) -> None:
         body = await self.json_body()
         record = await self.executions.submit(await self._request(body, in_place=False))
@@ -66,6 +69,8 @@ class ExecuteNotebookHandler(ExecutionBase):
 
 class ExecuteInPlaceHandler(ExecutionBase):
     """``POST /execute``: run the notebook in place; answer when it has ended."""
+
+    metric_actions = {"POST": Action.EXECUTE}
 
     async def post(self) -> None:
         body = await self.json_body()
@@ -117,6 +122,8 @@ class ExecutionsHandler(ExecutionBase):
 
 class CancelExecutionHandler(ExecutionBase):
     """``POST /execution/{id}/cancel``."""
+
+    metric_actions = {"POST": Action.CANCEL}
 
     async def post(self, raw_id: str) -> None:
         execution_id = self._id(raw_id)

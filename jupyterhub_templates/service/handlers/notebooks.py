@@ -7,6 +7,7 @@ from typing import Any
 
 from ...catalog.parameters import check_parameters
 from ...errors import InvalidInput
+from ...metrics import Action
 from ...notebooks.creator import CreateRequest
 from ...notebooks.paths import clean_notebook_path
 from .base import BaseHandler, parse_id
@@ -25,6 +26,8 @@ def _description(body: dict[str, Any]) -> str | None:
 
 class CreateFromTemplateHandler(BaseHandler):
     """``POST /create-from-template``."""
+
+    metric_actions = {"POST": Action.CREATE}
 
     async def post(self) -> None:
         body = await self.json_body()
@@ -53,6 +56,8 @@ class CreateFromTemplateHandler(BaseHandler):
 
 class SubmitNotebookHandler(BaseHandler):
     """``POST /submit-notebook`` (legacy): record a notebook of the user's server."""
+
+    metric_actions = {"POST": Action.RECORD_CHANGE}
 
     async def post(self) -> None:
         body = await self.json_body()
@@ -99,6 +104,8 @@ class NotebooksHandler(BaseHandler):
 
 class NotebookHandler(BaseHandler):
     """``GET|PUT|DELETE /notebook/{id}``: one record (the owner's or, for admins, any)."""
+
+    metric_actions = {"PUT": Action.RECORD_CHANGE, "DELETE": Action.RECORD_CHANGE}
 
     def _id(self, raw: str) -> int:
         return parse_id(raw, "notebook")

@@ -174,6 +174,20 @@ def paths() -> dict[str, Any]:
                 },
             }
         },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (needs read:metrics unless "
+                "TemplatesService.authenticate_prometheus is off)",
+                "operationId": "metrics",
+                "responses": {
+                    "200": {
+                        "description": "The Prometheus text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(403, 503),
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This document",
