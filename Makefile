@@ -55,7 +55,16 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
-test: install kernel chromium
+# Debian's Prometheus for the metrics tests (tests/test_prometheus.py): a real scraper.
+PROMETHEUS := /usr/bin/prometheus
+.PHONY: prometheus
+prometheus:
+	@test -x $(PROMETHEUS) || { \
+	  echo "installing Debian's prometheus for the metrics tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+test: install kernel chromium prometheus
 	bash tests/start-services.sh
 	$(BIN)/jlpm test
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
