@@ -48,9 +48,14 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 
 class Action(str, Enum):
-    """What a request did, for :data:`ACTIONS` (set on the handler as ``metric_action``)."""
+    """What a request did, for :data:`ACTIONS` and the audit trail (a handler's
+    ``actions`` maps its methods to one)."""
 
     UPLOAD = "upload"
+    #: an upload that became a new version of an existing template (audit only)
+    REPLACE = "replace"
+    #: ``jupyterhub-templates sync`` (audit only)
+    SYNC = "sync"
     DELETE = "delete"
     CREATE = "create"
     EXECUTE = "execute"
@@ -189,7 +194,7 @@ def observe_request(handler: RequestHandler) -> None:
         handler=type(handler).__name__,
         code=str(status),
     ).observe(handler.request.request_time())
-    action = getattr(handler, "metric_actions", {}).get(handler.request.method)
+    action = getattr(handler, "actions", {}).get(handler.request.method)
     if action is not None:
         ACTIONS.labels(action=action.value, outcome=outcome_of(status).value).inc()
 

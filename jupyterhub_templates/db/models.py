@@ -200,3 +200,30 @@ class Execution(Base):
     start_time: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     end_time: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """One state-changing request, allowed or refused: who, on whose behalf, what, on
+    what, how it ended and why. Written by :mod:`jupyterhub_templates.audit`; never holds
+    a secret or a parameter value."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: the caller (None: not authenticated)
+    username: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    #: the user acted for, when not the caller
+    on_behalf_of: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: what allowed it (a scope), or None when refused
+    scope: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    #: a template (name, version), a notebook path, an execution id
+    target: Mapped[str | None] = mapped_column(String(1100), nullable=True)
+    #: success, or why not (not_allowed, invalid, conflict, ...)
+    outcome: Mapped[str] = mapped_column(String(32))
+    status_code: Mapped[int] = mapped_column(Integer)
+    #: the refusal's message
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)

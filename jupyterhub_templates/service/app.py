@@ -13,6 +13,7 @@ import secrets
 import signal
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import entry_points
 from typing import Any
@@ -28,6 +29,7 @@ from traitlets.config import Application, catch_config_error
 
 from .. import jsontext
 from .._version import __version__
+from ..audit import AuditTrail
 from ..catalog.catalog import Catalog
 from ..db import Database, safe_url
 from ..errors import Unavailable
@@ -35,6 +37,7 @@ from ..execution.executions import Executions
 from ..execution.monitor import ExecutionMonitor
 from ..execution.records import ExecutionRecords
 from ..hub import ContentsClient, ExtensionClient, HubClient
+from ..metrics import Action
 from ..notebooks.creator import NotebookCreator
 from ..notebooks.records import NotebookRecords
 from ..stores.base import TemplateStore
@@ -472,6 +475,7 @@ class TemplatesService(Application):
             parent=self,
             log=self.log,
         )
+        self.audit = AuditTrail(self.db, self.in_thread, parent=self, log=self.log)
         # a password in the MLflow URI is masked in logs like the service's other secrets
         mlflow_password = urlparse(self.executions.mlflow_tracking_uri).password
         if mlflow_password:
@@ -517,6 +521,7 @@ class TemplatesService(Application):
             "health": self.health,
             ADMIN_SCOPE_SETTING: self.admin_scope,
             AUTHENTICATE_SETTING: self.authenticate_prometheus,
+            "audit": self.audit,
             MAX_BODY_SETTING: self.max_body_bytes,
             "max_answer_bytes": self.max_answer_bytes,
             "cookie_secret": self.cookie_secret,
@@ -534,6 +539,7 @@ class TemplatesService(Application):
         self.http_server = HTTPServer(app, xheaders=True, max_body_size=self.max_body_bytes)
         self.http_server.listen(url.port or 80, url.hostname or "127.0.0.1")
         await self.executions.start()
+        await self.audit.start()
         self.log.info("jupyterhub-templates %s listening on %s", __version__, self.bind_url)
         return self.http_server
 
@@ -542,6 +548,7 @@ class TemplatesService(Application):
             self.http_server.stop()
             await self.executions.stop()
             await self.http_server.close_all_connections()
+            await self.audit.stop()
             await self.hub.close_tokens()
             self.hub.close()
         self.workers.shutdown(wait=False, cancel_futures=True)
@@ -584,8 +591,28 @@ class SyncApp(TemplatesService):
 
     def start(self) -> None:
         report = self.catalog.sync(dry_run=self.dry_run)
+        if not self.dry_run:
+            AuditTrail(self.db, None, parent=self, log=self.log).record_now(
+                username=None,
+                scope="the service's command line",
+                action=Action.SYNC.value,
+                target=None,
+                outcome="success",
+                status_code=0,
+                reason=_sync_summary(report),
+                request_id=uuid.uuid4().hex,
+                client=None,
+            )
         print(json.dumps(report.as_dict(), indent=2))
         self.db.dispose()
+
+
+def _sync_summary(report: Any) -> str:
+    """What a sync changed, in counts (its names are in its own output)."""
+    return (
+        f"added {len(report.added)}, updated {len(report.updated)}, removed "
+        f"{len(report.removed)}, orphans removed {len(report.orphans_removed)}"
+    )
 
 
 def _installed_stores() -> list[type]:
@@ -610,6 +637,7 @@ TemplatesService.classes = [
     Executions,
     ExecutionMonitor,
     HubClient,
+    AuditTrail,
     *_installed_stores(),
 ]
 TemplatesService.subcommands = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -13,11 +14,14 @@ from tornado import web
 
 from ... import jsontext
 from ...errors import InvalidInput, NotAllowed, NotFound, TemplatesError, TooLarge
+from ...metrics import Action, outcome_of
 from ...redact import scrub_uri
 
 T = TypeVar("T")
 
 ADMIN_SCOPE_SETTING = "templates_admin_scope"
+#: a request id a proxy may hand us (anything else is replaced by our own)
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 #: the largest integer the database stores (64-bit signed); larger ones are bad input
 MAX_SQL_INT = 2**63 - 1
@@ -115,6 +119,12 @@ class ServiceHubAuth:
         self.settings["hub_auth"] = value
 
 
+def audit_text(value: object) -> str | None:
+    """``value`` for an audit target when it is text (the request's own checks refuse
+    anything else, in their order)."""
+    return value if isinstance(value, str) else None
+
+
 @web.stream_request_body
 class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
     """Common ground for every route.
@@ -186,6 +196,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Request-Id", self.request_id)
 
     def _request_summary(self) -> str:
         """The request as Tornado's own warning lines quote it, credentials masked."""
@@ -231,6 +242,49 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
 
     #: a refusal that is routine, not a warning (see :meth:`log_exception`)
     quiet_refusal = False
+
+    # -- what the request did: metrics and the audit trail ----------------------
+
+    #: HTTP method -> the action it stands for (state-changing routes only)
+    actions: dict[str, Action] = {}
+    #: set while handling: what it acted on, for whom, what allowed it, why it was refused
+    audit_target: str | None = None
+    audit_on_behalf_of: str | None = None
+    audit_scope: str | None = None
+    audit_reason: str | None = None
+
+    @property
+    def request_id(self) -> str:
+        """The request's id: the proxy's ``X-Request-Id`` when it sent a plain one, else
+        one made here; answered in ``X-Request-Id`` and kept in the audit trail."""
+        if not hasattr(self, "_request_id"):
+            given = self.request.headers.get("X-Request-Id", "")
+            self._request_id = given if REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex
+        return self._request_id
+
+    def on_finish(self) -> None:
+        action = self.actions.get(self.request.method or "")
+        audit = self.settings.get("audit")
+        if action is None or audit is None:
+            return
+        status = self.get_status()
+        if action is Action.UPLOAD and status == 200:
+            action = Action.REPLACE  # a new version of a template that existed
+        allowed = status < 400
+        audit.submit(
+            username=self.current_user["name"] if self.current_user else None,
+            on_behalf_of=self.audit_on_behalf_of,
+            scope=(self.audit_scope or min(self.hub_auth.access_scopes, default=None))
+            if allowed
+            else None,
+            action=action.value,
+            target=self.audit_target or ("/".join(a for a in self.path_args if a) or None),
+            outcome=outcome_of(status).value,
+            status_code=status,
+            reason=None if allowed else self.audit_reason,
+            request_id=self.request_id,
+            client=self.request.remote_ip,
+        )
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Tornado's, except for a refusal marked :attr:`quiet_refusal` (the request log
@@ -311,6 +365,8 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         if not self.is_templates_admin:
             return False
         await self.fresh_user()
+        if self.is_templates_admin and self.audit_scope is None:
+            self.audit_scope = self.settings[ADMIN_SCOPE_SETTING]
         return self.is_templates_admin
 
     async def require_admin(self, action: str) -> None:
@@ -356,8 +412,10 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         other = self._named_user(username)
         if other is None:
             return self.username
+        self.audit_on_behalf_of = other
         caller = await self.fresh_user()
         await self._require_server_access(caller, other)
+        self.audit_scope = f"access:servers!user={other}"
         return other
 
     async def may_read_for(self, username: object) -> str:
@@ -517,6 +575,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
             exc_info and isinstance(exc_info[1], TemplatesError | web.HTTPError)
         ):
             message = "Internal error; the service log has details."
+        self.audit_reason = message
         body: dict[str, Any] = {"status": "error", "message": message}
         if details is not None:
             body["details"] = details

@@ -29,7 +29,7 @@ class UploadTemplateHandler(BaseHandler):
     it has been read and dropped.
     """
 
-    metric_actions = {"POST": Action.UPLOAD}
+    actions = {"POST": Action.UPLOAD}
 
     def body_limit(self) -> int:
         return self.catalog.max_upload_bytes + MULTIPART_SLACK
@@ -93,6 +93,7 @@ class UploadTemplateHandler(BaseHandler):
             overwrite=overwrite,
             uploader=self.username,
         )
+        self.audit_target = f"{result['name']}@{result['version']}"
         await self.write_json_off_loop(
             {
                 "status": "success",
@@ -148,7 +149,7 @@ class GetTemplateHandler(BaseHandler):
 class DeleteTemplateHandler(BaseHandler):
     """``DELETE /minio/delete-template/{name}``: the template and all its versions."""
 
-    metric_actions = {"DELETE": Action.DELETE}
+    actions = {"DELETE": Action.DELETE}
 
     async def delete(self, name: str) -> None:
         await self.require_admin("delete templates")

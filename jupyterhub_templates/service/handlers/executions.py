@@ -8,7 +8,7 @@ from ...errors import InvalidInput
 from ...execution.executions import ExecuteRequest, Executions
 from ...metrics import Action
 from ...statuses import STATUSES
-from .base import BaseHandler, parse_id
+from .base import BaseHandler, audit_text, parse_id
 
 
 class ExecutionBase(BaseHandler):
@@ -22,6 +22,7 @@ class ExecutionBase(BaseHandler):
     async def _request(self, body: dict[str, Any], *, in_place: bool) -> ExecuteRequest:
         parameters = body.get("parameters")
         timeout = body.get("timeout")
+        self.audit_target = audit_text(body.get("notebook_path"))
         return ExecuteRequest(
             username=await self.acting_for(body.get("username")),
             notebook_path=self.body_str(body, "notebook_path", required=True) or "",
@@ -42,12 +43,13 @@ class ExecuteNotebookHandler(ExecutionBase):
     """``POST /execute-notebook``: run into a new notebook beside the input; answer once
     the first cell has run (or the run ended), or after ``Executions.first_cell_timeout``."""
 
-    metric_actions = {"POST": Action.EXECUTE}
+    actions = {"POST": Action.EXECUTE}
 
     async def post(self) -> None:
         body = await self.json_body()
         record = await self.executions.submit(await self._request(body, in_place=False))
         execution_id = record["execution_id"]
+        self.audit_target = f"execution {execution_id}"
         current = await self.executions.wait_first_cell(
             execution_id, self.executions.first_cell_timeout
         )
@@ -70,12 +72,13 @@ class ExecuteNotebookHandler(ExecutionBase):
 class ExecuteInPlaceHandler(ExecutionBase):
     """``POST /execute``: run the notebook in place; answer when it has ended."""
 
-    metric_actions = {"POST": Action.EXECUTE}
+    actions = {"POST": Action.EXECUTE}
 
     async def post(self) -> None:
         body = await self.json_body()
         request = await self._request(body, in_place=True)
         record = await self.executions.submit(request)
+        self.audit_target = f"execution {record['execution_id']}"
         limit = (request.timeout or self.executions.max_timeout) + 120
         final = await self.executions.wait_final(record["execution_id"], limit)
         await self.write_json_off_loop(self.with_urls(final))
@@ -123,9 +126,10 @@ class ExecutionsHandler(ExecutionBase):
 class CancelExecutionHandler(ExecutionBase):
     """``POST /execution/{id}/cancel``."""
 
-    metric_actions = {"POST": Action.CANCEL}
+    actions = {"POST": Action.CANCEL}
 
     async def post(self, raw_id: str) -> None:
+        self.audit_target = f"execution {raw_id}"
         execution_id = self._id(raw_id)
         description = await self.own_or_any(
             lambda owner: self.executions.cancel(execution_id, owner)

@@ -10,7 +10,7 @@ from ...errors import InvalidInput
 from ...metrics import Action
 from ...notebooks.creator import CreateRequest
 from ...notebooks.paths import clean_notebook_path
-from .base import BaseHandler, parse_id
+from .base import BaseHandler, audit_text, parse_id
 
 MAX_DESCRIPTION = 10_000
 
@@ -27,7 +27,7 @@ def _description(body: dict[str, Any]) -> str | None:
 class CreateFromTemplateHandler(BaseHandler):
     """``POST /create-from-template``."""
 
-    metric_actions = {"POST": Action.CREATE}
+    actions = {"POST": Action.CREATE}
 
     async def post(self) -> None:
         body = await self.json_body()
@@ -39,6 +39,7 @@ class CreateFromTemplateHandler(BaseHandler):
             parameters = {}
         if not isinstance(parameters, dict):
             raise InvalidInput("parameters must be a JSON object.")
+        self.audit_target = audit_text(body.get("template_name"))
         request = CreateRequest(
             username=await self.acting_for(body.get("username")),
             template_name=self.body_str(body, "template_name", required=True) or "",
@@ -51,13 +52,14 @@ class CreateFromTemplateHandler(BaseHandler):
             description=_description(body) or "",
         )
         result = await self.settings["creator"].create(request)
+        self.audit_target = result.get("new_notebook_path") or self.audit_target
         await self.write_json_off_loop(result, 201)
 
 
 class SubmitNotebookHandler(BaseHandler):
     """``POST /submit-notebook`` (legacy): record a notebook of the user's server."""
 
-    metric_actions = {"POST": Action.RECORD_CHANGE}
+    actions = {"POST": Action.RECORD_CHANGE}
 
     async def post(self) -> None:
         body = await self.json_body()
@@ -105,7 +107,7 @@ class NotebooksHandler(BaseHandler):
 class NotebookHandler(BaseHandler):
     """``GET|PUT|DELETE /notebook/{id}``: one record (the owner's or, for admins, any)."""
 
-    metric_actions = {"PUT": Action.RECORD_CHANGE, "DELETE": Action.RECORD_CHANGE}
+    actions = {"PUT": Action.RECORD_CHANGE, "DELETE": Action.RECORD_CHANGE}
 
     def _id(self, raw: str) -> int:
         return parse_id(raw, "notebook")
