@@ -262,6 +262,12 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
             self._request_id = given if REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex
         return self._request_id
 
+    def _access_scope(self) -> str | None:
+        """The scope that let the caller use the service (the most specific held)."""
+        held = set(self.current_user.get("scopes", [])) if self.current_user else set()
+        held &= set(self.hub_auth.access_scopes)
+        return max(held, key=len) if held else None
+
     def on_finish(self) -> None:
         action = self.actions.get(self.request.method or "")
         audit = self.settings.get("audit")
@@ -274,9 +280,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         audit.submit(
             username=self.current_user["name"] if self.current_user else None,
             on_behalf_of=self.audit_on_behalf_of,
-            scope=(self.audit_scope or min(self.hub_auth.access_scopes, default=None))
-            if allowed
-            else None,
+            scope=(self.audit_scope or self._access_scope()) if allowed else None,
             action=action.value,
             target=self.audit_target or ("/".join(a for a in self.path_args if a) or None),
             outcome=outcome_of(status).value,
