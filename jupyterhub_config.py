@@ -164,6 +164,18 @@ if env("MLFLOW", "1") == "0":
 service_port = int(env("SERVICE_PORT", "10101"))
 
 
+def _port_taken(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def proxy_url(_spawner: object = None) -> str:
     """Where the Hub's proxy listens, as the running Hub has it: read when the Hub starts
     the service (an environment value may be a callable), so that `--port`, a second
@@ -212,6 +224,12 @@ if external_url:
     service["url"] = external_url
     service["api_token"] = env("API_TOKEN")
 else:
+    if _port_taken(service_port):
+        # the Hub would route the service's URL to whatever process holds the port
+        raise SystemExit(
+            f"[templates config] port {service_port} is taken by another process: free it "
+            "or set JUPYTERHUB_TEMPLATES_SERVICE_PORT"
+        )
     service["url"] = f"http://127.0.0.1:{service_port}"
     service["command"] = [
         sys.executable,

@@ -250,3 +250,66 @@ def test_the_service_finds_the_proxy_wherever_the_hub_put_it(tmp_path) -> None:
         assert (hub.user_dir("alice") / "from-port-n.ipynb").exists()
     finally:
         stop_process(hub.proc)
+
+
+def test_a_taken_service_port_stops_the_service_with_a_clear_message(hub: Hub, tmp_path) -> None:
+    """The Hub routes the service's URL to whatever listens there: a service that cannot
+    listen says so and exits, instead of leaving another process answering for it."""
+    import socket
+    import subprocess
+    import sys
+
+    from fixtures.hub import clean_env
+
+    env = clean_env()
+    env.update(hub.service_env())
+    env.update(
+        JUPYTERHUB_TEMPLATES_DB_URL=f"sqlite:///{tmp_path / 't.sqlite'}",
+        JUPYTERHUB_TEMPLATES_STORE_DIR=str(tmp_path / "store"),
+    )
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", hub.service_port))
+        holder.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "jupyterhub_templates.service"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    output = done.stdout + done.stderr
+    assert f"cannot listen on http://127.0.0.1:{hub.service_port}" in output, output[-2000:]
+    assert "Traceback" not in output
+
+
+def test_the_hub_refuses_to_start_when_the_service_port_is_taken(tmp_path) -> None:
+    """With the demo's config, a taken service port stops the Hub at once, saying which."""
+    import socket
+    import subprocess
+
+    from fixtures.hub import BIN, ROOT, clean_env, free_port
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        env = clean_env()
+        env.update(
+            JUPYTERHUB_TEMPLATES_DEMO_DIR=str(tmp_path),
+            JUPYTERHUB_TEMPLATES_HUB_PORT=str(free_port()),
+            JUPYTERHUB_TEMPLATES_HUB_API_PORT=str(free_port()),
+            JUPYTERHUB_TEMPLATES_SERVICE_PORT=str(taken),
+            JUPYTERHUB_TEMPLATES_MLFLOW="0",
+        )
+        done = subprocess.run(
+            [str(BIN / "jupyterhub"), "-f", str(ROOT / "jupyterhub_config.py")],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode != 0
+    assert f"port {taken} is taken by another process" in done.stdout + done.stderr

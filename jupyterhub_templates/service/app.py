@@ -537,7 +537,19 @@ class TemplatesService(Application):
         app = self.make_app()
         # Every route streams its body and sets its own limit (BaseHandler.prepare).
         self.http_server = HTTPServer(app, xheaders=True, max_body_size=self.max_body_bytes)
-        self.http_server.listen(url.port or 80, url.hostname or "127.0.0.1")
+        try:
+            self.http_server.listen(url.port or 80, url.hostname or "127.0.0.1")
+        except OSError as e:
+            # The Hub routes /services/templates/ to this address whoever holds it: say
+            # so plainly and stop, rather than leave another process answering for us.
+            self.log.critical(
+                "cannot listen on %s: %s. Another process holds it, and the Hub would send "
+                "this service's requests to it; free the port or set the service's URL "
+                "(JUPYTERHUB_TEMPLATES_SERVICE_PORT in jupyterhub_config.py).",
+                self.bind_url,
+                e.strerror or e,
+            )
+            self.exit(1)
         await self.executions.start()
         await self.audit.start()
         self.log.info("jupyterhub-templates %s listening on %s", __version__, self.bind_url)
