@@ -268,6 +268,7 @@ def test_a_taken_service_port_stops_the_service_with_a_clear_message(hub: Hub, t
         JUPYTERHUB_TEMPLATES_STORE_DIR=str(tmp_path / "store"),
     )
     with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", hub.service_port))
         holder.listen()
         done = subprocess.run(
