@@ -185,3 +185,31 @@ def test_execute_in_place_answers_with_the_mlflow_runs(
     runs = final["mlflow"]["runs"]
     assert [run["run_id"] for run in runs] == _runs_tagged(mlflow_server, final["execution_id"])
     assert len(runs) == 1
+
+
+def test_a_listing_says_when_the_mlflow_runs_are_still_pending(
+    svc: ServiceProcess, hub: Hub, mlflow_server
+) -> None:
+    """Listings are not held up by the lookup: a final run there either carries its runs
+    or says that they are still being looked up, until it carries them."""
+    path = _notebook(hub, "listed")
+    r = svc.request(
+        "POST",
+        "execute-notebook",
+        "alice",
+        json={"notebook_path": path, "kernel_name": "python3", "experiment_name": "mlflow-runs"},
+    )
+    assert r.status_code == 202, r.text
+    execution_id = r.json()["execution_id"]
+    deadline = time.monotonic() + 120
+    while True:
+        r = svc.request("GET", "executions", "alice", params={"limit": 500})
+        assert r.status_code == 200, r.text
+        (run,) = [e for e in r.json()["executions"] if e["execution_id"] == execution_id]
+        if run["status"] in FINAL:
+            assert run["mlflow"]["pending"] or run["mlflow"]["runs"], run["mlflow"]
+            if not run["mlflow"]["pending"]:
+                break
+        assert time.monotonic() < deadline, run
+        time.sleep(0.05)
+    assert [x["run_id"] for x in run["mlflow"]["runs"]] == _runs_tagged(mlflow_server, execution_id)

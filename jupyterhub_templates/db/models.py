@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -196,6 +198,8 @@ class Execution(Base):
     server_boot_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     experiment_name: Mapped[str | None] = mapped_column(String(320), nullable=True)
     mlflow_runs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    #: the run has ended and its MLflow runs are still being looked up
+    mlflow_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     start_time: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     end_time: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)

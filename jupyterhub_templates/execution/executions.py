@@ -127,6 +127,7 @@ class Executions(LoggingConfigurable):
         self.extension = extension
         self.in_thread = in_thread
         self.public_url = public_url
+        records.lookup_mlflow = bool(self.mlflow_tracking_uri)
         #: MLflow experiments known to exist (see _ensure_experiment)
         self._experiments: set[str] = set()
         self.monitor = ExecutionMonitor(
@@ -388,10 +389,11 @@ class Executions(LoggingConfigurable):
         except MLflowUnavailable as e:
             metrics.mlflow_lookup(metrics.Outcome.UNAVAILABLE)
             log.warning("MLflow runs of execution %s: %s", execution_id, e.message)
-            return
-        metrics.mlflow_lookup(metrics.Outcome.SUCCESS if runs else metrics.Outcome.NONE)
-        if runs:
-            await self.in_thread(self.records.set_runs, execution_id, runs)
-            await self.monitor.publish(
-                execution_id, await self.in_thread(self.records.get, execution_id)
-            )
+            runs = None
+        else:
+            metrics.mlflow_lookup(metrics.Outcome.SUCCESS if runs else metrics.Outcome.NONE)
+        # the lookup is done either way: the record stops saying it is pending
+        await self.in_thread(self.records.set_runs, execution_id, runs or None)
+        await self.monitor.publish(
+            execution_id, await self.in_thread(self.records.get, execution_id)
+        )

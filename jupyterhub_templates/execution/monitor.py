@@ -100,6 +100,14 @@ class ExecutionMonitor(LoggingConfigurable):
             self.watch(username)
         if users:
             log.info("following active executions of %d user(s)", len(users))
+        # ended runs whose MLflow lookup a stopped process left unfinished (looking up
+        # twice, if another replica is at it too, does no harm)
+        try:
+            pending = await self.in_thread(self.records.pending_lookups)
+        except TemplatesError:
+            pending = []
+        for execution_id, description in pending:
+            self._start_final(execution_id, description, ended_here=False)
 
     async def stop(self) -> None:
         self._closed = True
@@ -234,11 +242,13 @@ class ExecutionMonitor(LoggingConfigurable):
             log.info("execution %s %s: %s", execution_id, status, message)
             await self.publish(execution_id, description)
 
-    def _start_final(self, execution_id: int, description: dict[str, Any]) -> None:
+    def _start_final(
+        self, execution_id: int, description: dict[str, Any], *, ended_here: bool = True
+    ) -> None:
         if execution_id in self._final_tasks:
             return
-        # called once per run that ended here: this process wrote its final status
-        metrics.execution_finished(description)
+        if ended_here:  # this process wrote its final status: once per run
+            metrics.execution_finished(description)
         task = asyncio.create_task(self._final(execution_id, description))
         self._final_tasks[execution_id] = task
 

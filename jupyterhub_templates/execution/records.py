@@ -114,7 +114,11 @@ def describe_execution(e: Execution, base_url: str = "") -> dict[str, Any]:
             "percent": round(100.0 * e.cells_done / total, 1) if total else 0.0,
         },
         "error": error,
-        "mlflow": {"experiment_name": e.experiment_name, "runs": e.mlflow_runs or []},
+        "mlflow": {
+            "experiment_name": e.experiment_name,
+            "runs": e.mlflow_runs or [],
+            "pending": bool(e.mlflow_pending),
+        },
         "status_url": f"{base_url}execution-status/{e.id}",
         "log_url": f"{base_url}execution/{e.id}/log",
     }
@@ -126,6 +130,9 @@ class ExecutionRecords:
     def __init__(self, db: Database, base_url: str = "") -> None:
         self.db = db
         self.base_url = base_url
+        #: whether an ended run's MLflow runs are looked up (then its record says
+        #: ``mlflow.pending`` from the moment it ends until the lookup is done)
+        self.lookup_mlflow = False
 
     def describe(self, e: Execution) -> dict[str, Any]:
         return describe_execution(e, self.base_url)
@@ -306,6 +313,7 @@ class ExecutionRecords:
             final = status in FINAL
             if final:
                 e.end_time = _parse_ts(model.get("finished")) or utcnow()
+                e.mlflow_pending = self.lookup_mlflow
                 error = model.get("error") or None
                 if not isinstance(error, dict):
                     error = None
@@ -340,17 +348,30 @@ class ExecutionRecords:
             e.error_message = _short(message, 4000)
             e.current_cell = None
             e.end_time = utcnow()
+            e.mlflow_pending = self.lookup_mlflow
             e.updated_at = e.end_time
             session.commit()
             return self.describe(e)
 
-    def set_runs(self, execution_id: int, runs: list[dict[str, Any]]) -> None:
+    def set_runs(self, execution_id: int, runs: list[dict[str, Any]] | None) -> None:
+        """The MLflow lookup of a run is done: its runs (None: none could be found, the
+        runs stay as they are)."""
         with self.db.write_session() as session:
             e = session.get(Execution, execution_id)
             if e is not None:
-                e.mlflow_runs = runs
+                if runs is not None:
+                    e.mlflow_runs = runs
+                e.mlflow_pending = False
                 e.updated_at = utcnow()
                 session.commit()
+
+    def pending_lookups(self) -> list[tuple[int, dict[str, Any]]]:
+        """Ended runs whose MLflow lookup was interrupted (the service stopped)."""
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(Execution).where(Execution.mlflow_pending.is_(True)).limit(1000)
+            )
+            return [(e.id, self.describe(e)) for e in rows]
 
 
 def _count(value: Any) -> int | None:

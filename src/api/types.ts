@@ -238,6 +238,8 @@ export type MLflowRun = {
 export type ExecutionMLflow = {
   experiment_name?: string | null;
   runs?: MLflowRun[];
+  /** The run has ended and its MLflow runs are still being looked up. */
+  pending?: boolean;
 };
 
 /**

@@ -169,6 +169,11 @@ def schemas() -> dict[str, Any]:
                         "properties": {
                             "experiment_name": nullable_str,
                             "runs": {"type": "array", "items": _ref("MLflowRun")},
+                            "pending": {
+                                "type": "boolean",
+                                "description": "The run has ended and its MLflow runs "
+                                "are still being looked up (runs may be empty until then).",
+                            },
                         },
                     },
                     "status_url": {"type": "string"},
