@@ -422,6 +422,12 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/minio/download/{name}"): Row(public(200), req_download),
     ("GET", "/health"): Row(public(200), req_get(lambda w: "health")),
     ("GET", "/openapi.json"): Row(public(200), req_get(lambda w: "openapi.json")),
+    # operators' routes: the audit trail for templates admins; the metrics for holders of
+    # read:metrics (a Hub admin's token has it, a templates admin's does not)
+    ("GET", "/audit"): Row(admin_only(200), req_get(lambda w: "audit")),
+    ("GET", "/metrics"): Row(
+        {**dict.fromkeys(CALLERS, 403), "admin": 200}, req_get(lambda w: "metrics")
+    ),
     ("GET", "/"): Row(user_codes(200), req_get(lambda w: ""), check_root),
     # notebooks and executions: alice's own; bob and carol acting for her are refused,
     # bob reading hers too

@@ -68,11 +68,27 @@ def _metered(operation: str, method: Callable[..., Any]) -> Callable[..., Any]:
 def _metered_listing(method: Callable[..., Iterator[StoredObject]]) -> Callable[..., Any]:
     @functools.wraps(method)
     def metered(self: TemplateStore, *args: Any, **kwargs: Any) -> Iterator[StoredObject]:
-        # a listing is timed until it has been read to its end
-        with metrics.store_call("list", StoreUnavailable):
-            yield from method(self, *args, **kwargs)
+        # the call itself (a store that fails at once still does), then the reading of
+        # the listing to its end, are timed as one
+        start = metrics.store_call("list", StoreUnavailable)
+        start.__enter__()
+        try:
+            items = iter(method(self, *args, **kwargs))
+        except BaseException as e:
+            start.__exit__(type(e), e, e.__traceback__)
+            raise
+        return _read_listing(items, start)
 
     return metered
+
+
+def _read_listing(items: Iterator[StoredObject], timing: Any) -> Iterator[StoredObject]:
+    try:
+        yield from items
+    except BaseException as e:
+        timing.__exit__(type(e), e, e.__traceback__)
+        raise
+    timing.__exit__(None, None, None)
 
 
 @dataclass(frozen=True)
