@@ -1,0 +1,59 @@
+"""Execution records on SQLite: an ended run says whether its MLflow lookup is still
+pending, from the same write that ends it until the lookup is done, whatever its end."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyterhub_templates.db import Database
+from jupyterhub_templates.execution.records import ExecutionRecords
+
+
+@pytest.fixture
+def records(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'records.sqlite'}")
+    db.upgrade()
+    yield ExecutionRecords(db)
+    db.dispose()
+
+
+def new(records: ExecutionRecords) -> tuple[int, str]:
+    record, remote_id = records.create(
+        username="alice",
+        notebook_path="a.ipynb",
+        output_path=lambda i: f"a-run-{i}.ipynb",
+        remote_id=lambda i: f"{i}-abc",
+        kernel_name="python3",
+        parameters={},
+        timeout=None,
+        template_name=None,
+        notebook_id=None,
+        experiment_name="a",
+    )
+    return record["execution_id"], remote_id
+
+
+@pytest.mark.parametrize("lookup", [True, False])
+def test_pending_from_the_end_until_the_lookup_is_done(records: ExecutionRecords, lookup) -> None:
+    records.lookup_mlflow = lookup
+    reported, remote = new(records)
+    forced, _ = new(records)
+    assert records.get(reported)["mlflow"]["pending"] is False  # not ended yet
+    _, described, became_final = records.apply_remote(
+        "alice", {"id": remote, "status": "success"}, "boot"
+    )
+    assert became_final and described["mlflow"]["pending"] is lookup
+    described = records.finish(forced, "failed", "server stopped", "gone")
+    assert described["mlflow"]["pending"] is lookup
+    assert sorted(i for i, _ in records.pending_lookups()) == ([reported, forced] if lookup else [])
+
+    runs = [{"run_id": "r1", "metrics": {}}]
+    records.set_runs(reported, runs)  # found
+    records.set_runs(forced, None)  # none found, or MLflow away: done all the same
+    assert records.get(reported)["mlflow"] == {
+        "experiment_name": "a",
+        "runs": runs,
+        "pending": False,
+    }
+    assert records.get(forced)["mlflow"] == {"experiment_name": "a", "runs": [], "pending": False}
+    assert records.pending_lookups() == []
