@@ -267,3 +267,29 @@ def test_server_start_timeout_gives_503(svc: ServiceProcess, hub: Hub) -> None:
     r = create(svc, "bob", new_name="never", overwrite=True)
     assert r.status_code == 503, r.text
     assert "did not become ready" in r.json()["message"]
+
+
+def test_concurrent_creates_into_one_new_folder_log_no_error(svc: ServiceProcess, hub: Hub) -> None:
+    """Creates into one folder that does not exist yet make it once: the user's server
+    logs no error (a second PUT of the folder would be a logged 500 "File exists")."""
+    import concurrent.futures
+    import uuid
+
+    folder = f"together-{uuid.uuid4().hex[:8]}/inner"
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(
+                lambda i: create(
+                    svc, "alice", target_directory=folder, new_name=f"n{i}", parameters={}
+                ),
+                range(6),
+            )
+        )
+    assert [r.status_code for r in answers] == [201] * 6, [r.text for r in answers]
+    assert len(list((hub.user_dir("alice") / folder).glob("*.ipynb"))) == 6
+    troubles = [
+        line
+        for line in hub.log.read_text(errors="replace").splitlines()
+        if folder.split("/")[0] in line and (line.startswith("[E") or "wrote error" in line)
+    ]
+    assert troubles == []

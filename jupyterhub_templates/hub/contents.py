@@ -6,8 +6,10 @@ Paths are API paths relative to the server's root (``notebooks/run.ipynb``), che
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+import weakref
 from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +38,12 @@ class ContentsClient:
         # known to exist with one PUT; into another one, the folders are made first,
         # since a PUT into a missing folder makes jupyter_server log an error (and 500)
         self._folders: OrderedDict[tuple[str, str], float] = OrderedDict()
+        # one creation of a given folder at a time in this process: two creates into the
+        # same new folder would both PUT it, and jupyter_server logs an error for the
+        # second ("File exists")
+        self._making: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     def _known_folder(self, username: str, folder: str) -> bool:
         seen = self._folders.get((username, folder))
@@ -67,22 +75,31 @@ class ContentsClient:
         parts = [p for p in path.strip("/").split("/") if p]
         for i in range(len(parts)):
             sub = "/".join(parts[: i + 1])
-            kind = await self.kind(server, sub)
-            if kind == "directory":
-                continue
-            if kind is not None:
-                raise Conflict(f"{sub!r} exists and is not a folder.")
-            try:
-                await self.hub.server_request(server, "PUT", _url(sub), {"type": "directory"})
-            except ServerFailed:
-                # Another request made it in between (Jupyter answers 500 "File exists").
-                if await self.kind(server, sub) == "directory":
-                    continue
-                raise
-            except HTTPClientError as e:
-                raise remote_error(e, f"Cannot create the folder {sub!r}") from None
-            created += 1
+            key = (server.username, sub)
+            lock = self._making.get(key)
+            if lock is None:
+                lock = self._making[key] = asyncio.Lock()
+            async with lock:
+                created += await self._make_folder(server, sub)
         return created
+
+    async def _make_folder(self, server: UserServer, sub: str) -> int:
+        """Create the folder ``sub`` unless it exists; 1 when it was created."""
+        kind = await self.kind(server, sub)
+        if kind == "directory":
+            return 0
+        if kind is not None:
+            raise Conflict(f"{sub!r} exists and is not a folder.")
+        try:
+            await self.hub.server_request(server, "PUT", _url(sub), {"type": "directory"})
+        except ServerFailed:
+            # Another process made it in between (Jupyter answers 500 "File exists").
+            if await self.kind(server, sub) == "directory":
+                return 0
+            raise
+        except HTTPClientError as e:
+            raise remote_error(e, f"Cannot create the folder {sub!r}") from None
+        return 1
 
     async def save_notebook(
         self, server: UserServer, path: str, notebook: dict[str, Any] | bytes

@@ -282,7 +282,8 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
             on_behalf_of=self.audit_on_behalf_of,
             scope=(self.audit_scope or self._access_scope()) if allowed else None,
             action=action.value,
-            target=self.audit_target or ("/".join(a for a in self.path_args if a) or None),
+            target=self.audit_target
+            or ("/".join(a for a in getattr(self, "path_args", None) or () if a) or None),
             outcome=outcome_of(status).value,
             status_code=status,
             reason=None if allowed else self.audit_reason,
