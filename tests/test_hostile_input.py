@@ -274,6 +274,13 @@ URL_NAMES = [
 ]
 
 
+def logged_errors(svc: ServiceProcess) -> int:
+    """ERROR (and CRITICAL) lines in the service's log so far. A health request first:
+    the service answers it only after it has finished with every earlier request."""
+    requests.get(svc.direct_url + "health", timeout=30)
+    return sum(line.startswith(("[E", "[C")) for line in svc.log.read_text().splitlines())
+
+
 def url_request(
     svc: ServiceProcess, method: str, path: str, user: str | None, **kwargs: Any
 ) -> requests.Response:
@@ -299,11 +306,12 @@ def url_request(
 def test_bad_names_in_urls(
     hub: Hub, svc: ServiceProcess, method: str, route: str, user: str | None, name: str
 ) -> None:
-    before = state(hub, svc)
+    before, errors = state(hub, svc), logged_errors(svc)
     query = "?expires=9999999999&signature=00" if user is None else ""
     r = url_request(svc, method, route + name + query, user)
     assert_refused(r, 400, 403, 404)
     assert_unchanged(before, state(hub, svc))
+    assert logged_errors(svc) == errors  # a refusal, not an error
 
 
 @pytest.mark.parametrize(
@@ -321,10 +329,11 @@ def test_bad_names_in_urls(
     ],
 )
 def test_bad_ids_in_urls(hub: Hub, svc: ServiceProcess, method: str, path: str) -> None:
-    before = state(hub, svc)
+    before, errors = state(hub, svc), logged_errors(svc)
     body = {"description": "x"} if method == "PUT" else None
     assert_refused(url_request(svc, method, path, "alice", json=body), 400, 404)
     assert_unchanged(before, state(hub, svc))
+    assert logged_errors(svc) == errors  # a refusal, not an error
 
 
 # -- symlinks inside the user's root -------------------------------------------------------
