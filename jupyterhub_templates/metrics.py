@@ -17,10 +17,8 @@ one place. Each replica counts what it did; the gauges read from the database
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import time
-from collections.abc import Iterator
 from enum import Enum
 from typing import Any
 
@@ -199,31 +197,47 @@ def observe_request(handler: RequestHandler) -> None:
         ACTIONS.labels(action=action.value, outcome=outcome_of(status).value).inc()
 
 
-@contextlib.contextmanager
-def store_call(operation: str, unavailable: type[BaseException]) -> Iterator[None]:
+class Timed:
+    """One call to a dependency, timed from its creation: a context manager, or ended
+    by hand with :meth:`done` (a store's listing ends when it has been read). Ending with
+    one of ``unavailable`` counts as an error."""
+
+    def __init__(self, duration: Any, errors: Any, unavailable: UnavailableErrors) -> None:
+        self._duration = duration
+        self._errors = errors
+        self._unavailable = unavailable
+        self._start = time.perf_counter()
+
+    def done(self, error: BaseException | None = None) -> None:
+        if error is not None and isinstance(error, self._unavailable):
+            self._errors.inc()
+        self._duration.observe(time.perf_counter() - self._start)
+
+    def __enter__(self) -> Timed:
+        return self
+
+    def __exit__(self, typ: Any, value: BaseException | None, tb: Any) -> None:
+        self.done(value)
+
+
+UnavailableErrors = type[BaseException] | tuple[type[BaseException], ...]
+
+
+def store_call(operation: str, unavailable: UnavailableErrors) -> Timed:
     """Time one store call; count it as an error when it raises ``unavailable``."""
-    start = time.perf_counter()
-    try:
-        yield
-    except unavailable:
-        STORE_ERRORS.labels(operation=operation).inc()
-        raise
-    finally:
-        STORE_DURATION_SECONDS.labels(operation=operation).observe(time.perf_counter() - start)
+    return Timed(
+        STORE_DURATION_SECONDS.labels(operation=operation),
+        STORE_ERRORS.labels(operation=operation),
+        unavailable,
+    )
 
 
-@contextlib.contextmanager
-def database_call(kind: str, unavailable: tuple[type[BaseException], ...]) -> Iterator[None]:
+def database_call(kind: str, unavailable: UnavailableErrors) -> Timed:
     """Time one database transaction of ``kind`` (read, write); count it as an error
     when it raises one of ``unavailable``."""
-    start = time.perf_counter()
-    try:
-        yield
-    except unavailable:
-        DATABASE_ERRORS.labels(kind=kind).inc()
-        raise
-    finally:
-        DATABASE_DURATION_SECONDS.labels(kind=kind).observe(time.perf_counter() - start)
+    return Timed(
+        DATABASE_DURATION_SECONDS.labels(kind=kind), DATABASE_ERRORS.labels(kind=kind), unavailable
+    )
 
 
 def execution_started() -> None:

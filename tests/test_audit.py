@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fixtures.hub import Hub, ServiceProcess, clean_env
+from fixtures.hub import Hub, ServiceProcess, clean_env, local_service_env, running_service
 from notebooks import make_notebook, write_python_notebook
 
 from jupyterhub_templates.audit import AuditTrail
@@ -26,17 +26,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def svc(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     workdir = tmp_path_factory.mktemp("audit")
-    service = ServiceProcess(
-        hub,
-        {
-            "JUPYTERHUB_TEMPLATES_DB_URL": f"sqlite:///{workdir / 'templates.sqlite'}",
-            "JUPYTERHUB_TEMPLATES_STORE_DIR": str(workdir / "store"),
-        },
-        workdir,
-    )
-    service.start(["--Executions.first_cell_timeout=30"])
-    yield service
-    service.stop()
+    with running_service(
+        hub, local_service_env(workdir), workdir, ["--Executions.first_cell_timeout=30"]
+    ) as service:
+        yield service
 
 
 def events(svc: ServiceProcess, **params: Any) -> list[dict[str, Any]]:

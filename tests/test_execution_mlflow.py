@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import requests
-from fixtures.hub import Hub, ServiceProcess
+from fixtures.hub import Hub, ServiceProcess, local_service_env, running_service
 from notebooks import write_python_notebook
 
 from jupyterhub_templates.statuses import FINAL
@@ -104,24 +104,24 @@ def svc(
     hub: Hub, slow_mlflow: _SlowSearchProxy, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceProcess]:
     workdir = tmp_path_factory.mktemp("execution-mlflow")
-    service = ServiceProcess(
-        hub,
-        {
-            "JUPYTERHUB_TEMPLATES_DB_URL": f"sqlite:///{workdir / 'templates.sqlite'}",
-            "JUPYTERHUB_TEMPLATES_STORE_DIR": str(workdir / "store"),
-            "JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI": slow_mlflow.url,
-        },
-        workdir,
-    )
-    service.start()
-    yield service
-    service.stop()
+    env = {
+        **local_service_env(workdir),
+        "JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI": slow_mlflow.url,
+    }
+    with running_service(hub, env, workdir) as service:
+        yield service
 
 
 def _notebook(hub: Hub, name: str) -> str:
     path = f"mlflow-runs/{name}.ipynb"
     write_python_notebook(hub.user_dir("alice") / path, LOG_A_RUN, params="x = 1")
     return path
+
+
+def _execute(svc: ServiceProcess, route: str, path: str, **kwargs: Any) -> requests.Response:
+    """Alice runs ``path`` on python3, its MLflow runs in the experiment ``mlflow-runs``."""
+    body = {"notebook_path": path, "kernel_name": "python3", "experiment_name": "mlflow-runs"}
+    return svc.request("POST", route, "alice", json=body, **kwargs)
 
 
 def _runs_tagged(mlflow_server, execution_id: int) -> list[str]:
@@ -141,12 +141,7 @@ def test_the_first_final_status_carries_the_mlflow_runs(
     svc: ServiceProcess, hub: Hub, mlflow_server, slow_mlflow: _SlowSearchProxy
 ) -> None:
     path = _notebook(hub, "polled")
-    r = svc.request(
-        "POST",
-        "execute-notebook",
-        "alice",
-        json={"notebook_path": path, "kernel_name": "python3", "experiment_name": "mlflow-runs"},
-    )
+    r = _execute(svc, "execute-notebook", path)
     assert r.status_code == 202, r.text
     execution_id = r.json()["execution_id"]
     searches = slow_mlflow.searches
@@ -172,13 +167,7 @@ def test_execute_in_place_answers_with_the_mlflow_runs(
     svc: ServiceProcess, hub: Hub, mlflow_server
 ) -> None:
     path = _notebook(hub, "in-place")
-    r = svc.request(
-        "POST",
-        "execute",
-        "alice",
-        json={"notebook_path": path, "kernel_name": "python3", "experiment_name": "mlflow-runs"},
-        timeout=180,
-    )
+    r = _execute(svc, "execute", path, timeout=180)
     assert r.status_code == 200, r.text
     final = r.json()
     assert final["status"] == "success", final
@@ -193,12 +182,7 @@ def test_a_listing_says_when_the_mlflow_runs_are_still_pending(
     """Listings are not held up by the lookup: a final run there either carries its runs
     or says that they are still being looked up, until it carries them."""
     path = _notebook(hub, "listed")
-    r = svc.request(
-        "POST",
-        "execute-notebook",
-        "alice",
-        json={"notebook_path": path, "kernel_name": "python3", "experiment_name": "mlflow-runs"},
-    )
+    r = _execute(svc, "execute-notebook", path)
     assert r.status_code == 202, r.text
     execution_id = r.json()["execution_id"]
     deadline = time.monotonic() + 120

@@ -4,6 +4,7 @@ pending, from the same write that ends it until the lookup is done, whatever its
 from __future__ import annotations
 
 import pytest
+from records import new_execution
 
 from jupyterhub_templates.db import Database
 from jupyterhub_templates.execution.records import ExecutionRecords
@@ -17,27 +18,11 @@ def records(tmp_path):
     db.dispose()
 
 
-def new(records: ExecutionRecords) -> tuple[int, str]:
-    record, remote_id = records.create(
-        username="alice",
-        notebook_path="a.ipynb",
-        output_path=lambda i: f"a-run-{i}.ipynb",
-        remote_id=lambda i: f"{i}-abc",
-        kernel_name="python3",
-        parameters={},
-        timeout=None,
-        template_name=None,
-        notebook_id=None,
-        experiment_name="a",
-    )
-    return record["execution_id"], remote_id
-
-
 @pytest.mark.parametrize("lookup", [True, False])
 def test_pending_from_the_end_until_the_lookup_is_done(records: ExecutionRecords, lookup) -> None:
     records.lookup_mlflow = lookup
-    reported, remote = new(records)
-    forced, _ = new(records)
+    reported, remote = new_execution(records, "alice", experiment_name="a")
+    forced, _ = new_execution(records, "alice", experiment_name="a")
     assert records.get(reported)["mlflow"]["pending"] is False  # not ended yet
     _, described, became_final = records.apply_remote(
         "alice", {"id": remote, "status": "success"}, "boot"

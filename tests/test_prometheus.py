@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 import requests
-from fixtures.hub import Hub, ServiceProcess, free_port, stop_process
+from fixtures.hub import (
+    Hub,
+    ServiceProcess,
+    free_port,
+    local_service_env,
+    running_service,
+    stop_process,
+)
 from notebooks import make_notebook, write_python_notebook
 
 from jupyterhub_templates.statuses import FINAL
@@ -27,17 +34,10 @@ WAIT = 90.0
 @pytest.fixture(scope="module")
 def svc(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     workdir = tmp_path_factory.mktemp("prometheus-service")
-    service = ServiceProcess(
-        hub,
-        {
-            "JUPYTERHUB_TEMPLATES_DB_URL": f"sqlite:///{workdir / 'templates.sqlite'}",
-            "JUPYTERHUB_TEMPLATES_STORE_DIR": str(workdir / "store"),
-        },
-        workdir,
-    )
-    service.start(["--Executions.first_cell_timeout=30"])
-    yield service
-    service.stop()
+    with running_service(
+        hub, local_service_env(workdir), workdir, ["--Executions.first_cell_timeout=30"]
+    ) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-from fixtures.hub import Hub, ServiceProcess
+from fixtures.hub import Hub, ServiceProcess, local_service_env
 from notebooks import make_notebook, write_python_notebook
+from records import new_execution
 
 from jupyterhub_templates.errors import NotFound
 from jupyterhub_templates.statuses import FINAL
@@ -56,14 +57,7 @@ c.ServerApp.tornado_settings = {"log_function": _record}
 @pytest.fixture(scope="module")
 def svc(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     workdir = tmp_path_factory.mktemp("isolation")
-    service = ServiceProcess(
-        hub,
-        {
-            "JUPYTERHUB_TEMPLATES_DB_URL": f"sqlite:///{workdir / 'templates.sqlite'}",
-            "JUPYTERHUB_TEMPLATES_STORE_DIR": str(workdir / "store"),
-        },
-        workdir,
-    )
+    service = ServiceProcess(hub, local_service_env(workdir), workdir)
     service.start(ARGS)
     r = service.request(
         "POST",
@@ -372,19 +366,7 @@ def test_reports_change_only_their_users_records_of_their_server(tmp_path) -> No
     records = ExecutionRecords(db)
 
     def new(username: str) -> tuple[int, str]:
-        record, remote_id = records.create(
-            username=username,
-            notebook_path="a.ipynb",
-            output_path=lambda i: f"a-run-{i}.ipynb",
-            remote_id=lambda i: f"{i}-abc",
-            kernel_name="python3",
-            parameters={},
-            timeout=None,
-            template_name=None,
-            notebook_id=None,
-            experiment_name=None,
-        )
-        return record["execution_id"], remote_id
+        return new_execution(records, username)
 
     failed = {"status": "failed", "error": {"reason": "cell error", "evalue": "forged"}}
     pending_id, pending_remote = new("bob")

@@ -70,25 +70,24 @@ def _metered_listing(method: Callable[..., Iterator[StoredObject]]) -> Callable[
     def metered(self: TemplateStore, *args: Any, **kwargs: Any) -> Iterator[StoredObject]:
         # the call itself (a store that fails at once still does), then the reading of
         # the listing to its end, are timed as one
-        start = metrics.store_call("list", StoreUnavailable)
-        start.__enter__()
+        timing = metrics.store_call("list", StoreUnavailable)
         try:
             items = iter(method(self, *args, **kwargs))
         except BaseException as e:
-            start.__exit__(type(e), e, e.__traceback__)
+            timing.done(e)
             raise
-        return _read_listing(items, start)
+        return _read_listing(items, timing)
 
     return metered
 
 
-def _read_listing(items: Iterator[StoredObject], timing: Any) -> Iterator[StoredObject]:
+def _read_listing(items: Iterator[StoredObject], timing: metrics.Timed) -> Iterator[StoredObject]:
     try:
         yield from items
     except BaseException as e:
-        timing.__exit__(type(e), e, e.__traceback__)
+        timing.done(e)
         raise
-    timing.__exit__(None, None, None)
+    timing.done()
 
 
 @dataclass(frozen=True)
