@@ -164,6 +164,14 @@ if env("MLFLOW", "1") == "0":
 service_port = int(env("SERVICE_PORT", "10101"))
 
 
+def _starting_the_hub() -> bool:
+    """Whether this file is read to start the Hub, not for one of its commands
+    (`jupyterhub token`, `upgrade-db`, ...), which run beside a Hub that holds its ports."""
+    from jupyterhub.app import JupyterHub
+
+    return not (sys.argv[1:2] and sys.argv[1] in JupyterHub.subcommands)
+
+
 def _port_taken(port: int) -> bool:
     import socket
 
@@ -224,7 +232,7 @@ if external_url:
     service["url"] = external_url
     service["api_token"] = env("API_TOKEN")
 else:
-    if _port_taken(service_port):
+    if _starting_the_hub() and _port_taken(service_port):
         # the Hub would route the service's URL to whatever process holds the port
         raise SystemExit(
             f"[templates config] port {service_port} is taken by another process: free it "

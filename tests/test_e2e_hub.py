@@ -312,5 +312,16 @@ def test_the_hub_refuses_to_start_when_the_service_port_is_taken(tmp_path) -> No
             text=True,
             timeout=120,
         )
+        # the Hub's commands read the same file beside a running Hub: no refusal there
+        command = subprocess.run(
+            [str(BIN / "jupyterhub"), "upgrade-db", "-f", str(ROOT / "jupyterhub_config.py")],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode != 0
     assert f"port {taken} is taken by another process" in done.stdout + done.stderr
+    assert command.returncode == 0, command.stdout + command.stderr
+    assert "is taken" not in command.stdout + command.stderr
