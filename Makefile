@@ -64,7 +64,18 @@ prometheus:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
-test: install kernel chromium prometheus
+# Debian's haproxy for the replica tests (tests/test_replicas.py): a real load balancer.
+# The tests start their own; a haproxy service the package may have started is stopped.
+HAPROXY := /usr/sbin/haproxy
+.PHONY: haproxy
+haproxy:
+	@test -x $(HAPROXY) || { \
+	  echo "installing Debian's haproxy for the replica tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null && \
+	  { { systemctl disable --now haproxy || service haproxy stop; } >/dev/null 2>&1 || true; }; }
+
+test: install kernel chromium prometheus haproxy
 	bash tests/start-services.sh
 	$(BIN)/jlpm test
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
@@ -72,7 +83,7 @@ test: install kernel chromium prometheus
 
 # The benchmark suite at full size (benchmarks/, BENCHMARKS.md); takes several minutes.
 .PHONY: bench
-bench: install
+bench: install haproxy
 	bash tests/start-services.sh
 	$(BIN)/python -m benchmarks --size full
 

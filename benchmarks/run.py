@@ -589,6 +589,9 @@ def run(profile: Profile) -> list[Row]:
                 rows += catalog_rows(env, profile, n, with_baseline)
                 if n == profile.load_size and not profile.catalog_only:
                     rows += load_rows(env, profile, n, rss_idle)
+                    from .replicas import replica_load_rows  # the same through haproxy
+
+                    rows += replica_load_rows(env, profile, n)
             if profile.catalog_only:
                 return rows
             from .create import create_rows  # part 2 (benchmarks/create.py)

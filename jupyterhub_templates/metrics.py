@@ -173,7 +173,7 @@ MLFLOW_LOOKUPS = Counter(
 )
 MONITOR_WATCHERS = Gauge(
     "jupyterhub_templates_monitor_watchers",
-    "Users whose servers this replica follows (one long poll each)",
+    "Users whose runs this replica follows (it holds their lease; one long poll each)",
     registry=REGISTRY,
 )
 LONG_POLL_ERRORS = Counter(

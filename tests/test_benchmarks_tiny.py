@@ -31,10 +31,11 @@ def test_benchmark_suite_runs_at_tiny_size(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())
     benchmarks = {r["benchmark"].split(":")[0] for r in rows}
     assert benchmarks == {"catalog", "load", "create", "execution"}, benchmarks
-    # 3 queries x 2 paths, 5 load metrics, create (new path, overwrite), and execution
+    # 3 queries x 2 paths, 5 load metrics, 3 through haproxy (2 replicas vs 1), create
+    # (new path, overwrite), and execution
     # (latency and first-cell answer cold, spare runners, spares+kernels; memory x 2;
     # throughput x 2)
-    assert len(rows) == 23, [r["benchmark"] for r in rows]
+    assert len(rows) == 26, [r["benchmark"] for r in rows]
     for row in rows:
         for key in ("ours_p50", "baseline_p50"):
             value = row[key]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from fixtures.hub import Hub, start_hub, start_managed_hub, stop_process
+from fixtures.hub import Hub, browser_login, start_hub, start_managed_hub, stop_process
 from fixtures.postgres import scratch_database
 from notebooks import make_notebook
 from openapi_check import check_response
@@ -173,20 +173,6 @@ def test_service_token_never_logged(managed_hub: Hub) -> None:
     text = managed_hub.log.read_text()
     for token in managed_hub.tokens.values():
         assert token not in text
-
-
-def browser_login(hub: Hub, user: str) -> requests.Session:
-    """A browser-like session logged in to the Hub (DummyAuthenticator)."""
-    s = requests.Session()
-    s.headers["Accept"] = "text/html"
-    s.get(f"{hub.url}/hub/login", timeout=30)
-    r = s.post(
-        f"{hub.url}/hub/login?next=%2Fhub%2Fhome",  # not to the user's server: no spawn
-        data={"username": user, "password": "x", "_xsrf": s.cookies.get("_xsrf", "")},
-        timeout=30,
-    )
-    assert r.status_code == 200, r.text[:500]
-    return s
 
 
 def test_browser_oauth_login_and_xsrf(managed_hub: Hub) -> None:

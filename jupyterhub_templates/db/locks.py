@@ -9,9 +9,11 @@ A lock is named by a kind and parts (``lock_key("template", name)``); kinds in u
 
 - ``template``: the writes of one template name (upload, delete, object cleanup);
 - ``notebook``: a path claimed in one user's server while a notebook is written there;
+- ``folders``: folders being made in one user's server (by a create holding a claim);
 - migrations: :data:`MIGRATIONS`, while the schema is upgraded.
 
-New kinds of shared work (schedules, which replica follows whose runs) take a kind here.
+Work that outlives a transaction (which replica follows whose runs) holds a lease of
+:mod:`.leases` instead.
 """
 
 from __future__ import annotations

@@ -231,3 +231,20 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     request_id: Mapped[str] = mapped_column(String(64))
     client: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Lease(Base):
+    """Work that one service replica at a time does (:mod:`.leases`): held by
+    ``holder`` until ``expires_at`` unless renewed."""
+
+    __tablename__ = "leases"
+
+    #: what kind of work (``watch``: following a user's runs)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: which piece of it (a user name)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: the replica holding it (:func:`.leases.replica_id`)
+    holder: Mapped[str] = mapped_column(String(255), index=True)
+    #: since when the holder holds it
+    taken_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime)

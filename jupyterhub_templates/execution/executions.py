@@ -290,11 +290,12 @@ class Executions(LoggingConfigurable):
         return found or await self.in_thread(self.records.get, execution_id)
 
     async def wait_final(self, execution_id: int, timeout: float) -> dict[str, Any]:
-        """The run once it has ended (and its MLflow runs are looked up)."""
-        found = await self.monitor.wait_for(execution_id, is_final, timeout)
-        if found is not None:
-            await self.monitor.settle(execution_id, found["username"])
-        return await self.in_thread(self.records.get, execution_id)
+        """The run once it has ended and its MLflow runs are looked up, or as it is after
+        ``timeout`` seconds."""
+        found = await self.monitor.wait_for(
+            execution_id, lambda d: is_final(d) and not d["mlflow"]["pending"], timeout
+        )
+        return found or await self.in_thread(self.records.get, execution_id)
 
     async def status_json(
         self,
@@ -394,6 +395,4 @@ class Executions(LoggingConfigurable):
             metrics.mlflow_lookup(metrics.Outcome.SUCCESS if runs else metrics.Outcome.NONE)
         # the lookup is done either way: the record stops saying it is pending
         await self.in_thread(self.records.set_runs, execution_id, runs or None)
-        await self.monitor.publish(
-            execution_id, await self.in_thread(self.records.get, execution_id)
-        )
+        await self.monitor.publish(execution_id)

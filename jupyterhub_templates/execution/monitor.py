@@ -6,8 +6,12 @@ status is current within one round trip. When the server cannot be reached, the 
 asked whether it still runs: a stopped server (or one that restarted and no longer knows
 the run) turns the user's active runs ``failed`` with the reason ``server stopped``.
 
-At start the monitor picks up every active run in the database: a restarted service,
-or any replica, finishes following what another one dispatched.
+Several replicas: each user's runs are followed by one replica at a time, the holder of
+the user's ``watch`` lease (:mod:`..db.leases`). A replica renews its leases every third
+of ``lease_ttl`` and, as often, looks for users with active runs whom nobody follows (a
+holder that died, a run dispatched while its user's watcher was ending) and takes them
+over. A request waiting on a run (its first cell, its end) reads the record again
+whenever it changes, in this process or, through :mod:`..db.notify`, in any other.
 """
 
 from __future__ import annotations
@@ -17,21 +21,26 @@ import contextlib
 import datetime
 import logging
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from traitlets import Float
+from traitlets import Float, TraitError, validate
 from traitlets.config import LoggingConfigurable
 
 from .. import metrics
+from ..db.leases import Leases
 from ..db.models import utcnow
+from ..db.notify import EXECUTIONS, Listener
 from ..errors import NotFound, TemplatesError, Unavailable
 from ..hub import ExtensionClient, HubClient, UserServer
 from ..statuses import FINAL, Reason, Status
 from .records import ExecutionRecords
 
 log = logging.getLogger(__name__)
+
+#: the lease kind of following one user's runs
+WATCH = "watch"
 
 InThread = Callable[..., Awaitable[Any]]
 OnFinal = Callable[[int, dict[str, Any]], Awaitable[None]]
@@ -52,6 +61,20 @@ class ExecutionMonitor(LoggingConfigurable):
         help="""A server unreachable this long (seconds) while the Hub still calls it
         running is taken as stopped: its running executions fail with 'server stopped'.""",
     ).tag(config=True)
+
+    lease_ttl = Float(
+        12.0,
+        help="""How long (seconds) a replica's hold on following a user's runs lasts
+        unless renewed (it is renewed every third of this). When a replica dies, another
+        takes its users over within about 1.3 times this, so keep it below
+        stopped_grace: a server is never judged stopped for want of a watcher.""",
+    ).tag(config=True)
+
+    @validate("lease_ttl")
+    def _check_lease_ttl(self, proposal: Any) -> float:
+        if not proposal["value"] > 0:
+            raise TraitError("lease_ttl must be a positive number of seconds")
+        return float(proposal["value"])
 
     undispatched_grace = Float(
         120.0,
@@ -77,9 +100,17 @@ class ExecutionMonitor(LoggingConfigurable):
         self.on_final = on_final
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._kicked: set[str] = set()
+        self.leases = Leases(records.db)
+        #: when (monotonic) each watcher of this process began taking its lease
+        self._taking_since: dict[str, float] = {}
+        #: users whose lease this process holds and follows
+        self._following: set[str] = set()
+        self._lease_task: asyncio.Task[None] | None = None
+        self._listener = Listener(records.db, EXECUTIONS, self._notified, self._wake_all)
+        #: runs some request waits on: how many waiters, and the event set at a change
+        self._waiting: Counter[int] = Counter()
+        self._wake: dict[int, asyncio.Event] = {}
         self._changed = asyncio.Condition()
-        #: latest description of runs that changed in this process (bounded)
-        self._latest: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._final_tasks: dict[int, asyncio.Task[None]] = {}
         #: ends being written whose final work is not yet registered: by user for
         #: reports (the run's id is known only once applied), by run for forced ends
@@ -90,16 +121,10 @@ class ExecutionMonitor(LoggingConfigurable):
     # -- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Follow every run the database says is active."""
-        try:
-            users = await self.in_thread(self.records.active_users)
-        except TemplatesError as e:
-            log.warning("cannot load active executions yet: %s", e.message)
-            users = []
-        for username in users:
-            self.watch(username)
-        if users:
-            log.info("following active executions of %d user(s)", len(users))
+        """Follow every active run no other replica follows (now, and whenever its
+        follower dies), and hear of changes other replicas write."""
+        await self._listener.start()
+        self._lease_task = asyncio.create_task(self._keep_leases(), name="watch-leases")
         # ended runs whose MLflow lookup a stopped process left unfinished (looking up
         # twice, if another replica is at it too, does no harm)
         try:
@@ -110,13 +135,22 @@ class ExecutionMonitor(LoggingConfigurable):
             self._start_final(execution_id, description, ended_here=False)
 
     async def stop(self) -> None:
+        """Stop following; give the leases back so that other replicas take over at
+        once rather than when they expire."""
         self._closed = True
         tasks = [*self._watchers.values(), *self._final_tasks.values()]
+        if self._lease_task is not None:
+            tasks.append(self._lease_task)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self._listener.stop()
+        try:
+            await asyncio.wait_for(self.in_thread(self.leases.release_all), 5)
+        except (TemplatesError, asyncio.TimeoutError):
+            log.warning("could not give back the watch leases; they expire by themselves")
 
     def watch(self, username: str) -> None:
         """Make sure the user's runs are being followed."""
@@ -128,17 +162,28 @@ class ExecutionMonitor(LoggingConfigurable):
             self._watchers[username] = asyncio.create_task(
                 self._watch(username), name=f"watch-{username}"
             )
-            metrics.watchers(len(self._watchers))
 
     # -- notification ------------------------------------------------------------
 
-    async def publish(self, execution_id: int, description: dict[str, Any]) -> None:
-        async with self._changed:
-            self._latest[execution_id] = description
-            self._latest.move_to_end(execution_id)
-            while len(self._latest) > 10_000:
-                self._latest.popitem(last=False)
-            self._changed.notify_all()
+    async def publish(self, execution_id: int) -> None:
+        """The run's record changed in this process: wake whoever waits on it."""
+        self._notified(str(execution_id))
+
+    def _notified(self, payload: str) -> None:
+        """A record changed (here, or in another replica: :mod:`..db.notify`)."""
+        try:
+            execution_id = int(payload)
+        except ValueError:
+            return
+        event = self._wake.pop(execution_id, None)
+        if event is not None:
+            event.set()
+
+    def _wake_all(self) -> None:
+        """Changes may have been missed (the listening connection was replaced)."""
+        for event in self._wake.values():
+            event.set()
+        self._wake.clear()
 
     async def wait_for(
         self,
@@ -146,19 +191,29 @@ class ExecutionMonitor(LoggingConfigurable):
         predicate: Callable[[dict[str, Any]], bool],
         timeout: float,
     ) -> dict[str, Any] | None:
-        """The run's latest description once ``predicate`` holds for it, or None after
-        ``timeout`` seconds."""
-
-        def ready() -> bool:
-            latest = self._latest.get(execution_id)
-            return latest is not None and predicate(latest)
-
+        """The run's description once ``predicate`` holds for it, or None after
+        ``timeout`` seconds. The record is read at once and again after each change,
+        whichever replica writes it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._waiting[execution_id] += 1
         try:
-            async with self._changed:
-                await asyncio.wait_for(self._changed.wait_for(ready), timeout)
-                return self._latest[execution_id]
-        except asyncio.TimeoutError:
-            return None
+            while True:
+                # taken before the read: a change committed after it sets this event
+                changed = self._wake.setdefault(execution_id, asyncio.Event())
+                description = await self.in_thread(self.records.get, execution_id)
+                if predicate(description):
+                    return description
+                left = deadline - loop.time()
+                if left <= 0:
+                    return None
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(changed.wait(), left)
+        finally:
+            self._waiting[execution_id] -= 1
+            if self._waiting[execution_id] <= 0:
+                del self._waiting[execution_id]
+                self._wake.pop(execution_id, None)
 
     async def settle(self, execution_id: int, username: str, timeout: float = 30.0) -> bool:
         """Wait (at most ``timeout`` seconds) for the after-the-end work (MLflow lookup) of
@@ -226,7 +281,7 @@ class ExecutionMonitor(LoggingConfigurable):
         if result is None:
             return None
         execution_id, description, _ = result
-        await self.publish(execution_id, description)
+        await self.publish(execution_id)
         return description
 
     async def force_final(
@@ -239,8 +294,7 @@ class ExecutionMonitor(LoggingConfigurable):
             if description is not None:
                 self._start_final(execution_id, description)
         if description is not None:
-            log.info("execution %s %s: %s", execution_id, status, message)
-            await self.publish(execution_id, description)
+            await self.publish(execution_id)
 
     def _start_final(
         self, execution_id: int, description: dict[str, Any], *, ended_here: bool = True
@@ -249,6 +303,13 @@ class ExecutionMonitor(LoggingConfigurable):
             return
         if ended_here:  # this process wrote its final status: once per run
             metrics.execution_finished(description)
+            reason = (description.get("error") or {}).get("reason")
+            log.info(
+                "execution %s ended: %s%s",
+                execution_id,
+                description.get("status"),
+                f" ({reason})" if reason else "",
+            )
         task = asyncio.create_task(self._final(execution_id, description))
         self._final_tasks[execution_id] = task
 
@@ -271,11 +332,19 @@ class ExecutionMonitor(LoggingConfigurable):
         server: UserServer | None = None
         unreachable_since: float | None = None
         try:
+            self._kicked.discard(username)
+            if not await self._take(username):
+                return  # another replica follows this user
             while not self._closed:
                 self._kicked.discard(username)
                 active = await self._active(username)
                 if not active:
                     if username in self._kicked:
+                        continue
+                    # Give the lease back, then look once more: a run recorded before
+                    # the release by a replica that found the lease held is ours.
+                    await self._release(username)
+                    if await self._active(username) and await self._take(username):
                         continue
                     return
                 await self._fail_undispatched(active)
@@ -328,12 +397,85 @@ class ExecutionMonitor(LoggingConfigurable):
             raise
         except Exception:
             log.exception("watcher of %s's executions stopped", username)
+            await self._release(username)
         finally:
+            self._following.discard(username)
+            metrics.watchers(len(self._following))
             if self._watchers.get(username) is asyncio.current_task():
                 del self._watchers[username]
-                metrics.watchers(len(self._watchers))
+                self._taking_since.pop(username, None)
             if not self._closed and username in self._kicked:
                 self.watch(username)
+
+    # -- leases ------------------------------------------------------------------
+
+    async def _take(self, username: str) -> bool:
+        """Hold ``username``'s watch lease; False when another replica holds it or the
+        database is away (then :meth:`_keep_leases` tries again)."""
+        self._taking_since[username] = time.monotonic()
+        try:
+            taken = await self.in_thread(self.leases.take, WATCH, username, self.lease_ttl)
+        except TemplatesError as e:
+            log.warning("cannot take over %s's executions yet: %s", username, e.message)
+            return False
+        if taken:
+            self._following.add(username)
+            metrics.watchers(len(self._following))
+        return taken
+
+    async def _release(self, username: str) -> None:
+        self._taking_since.pop(username, None)
+        self._following.discard(username)
+        metrics.watchers(len(self._following))
+        try:
+            await self.in_thread(self.leases.release, WATCH, username)
+        except TemplatesError:
+            pass  # it expires by itself
+
+    async def _keep_leases(self) -> None:
+        """Every third of ``lease_ttl``: renew this replica's leases, stop watchers whose
+        lease another replica has taken, and follow the active users nobody follows."""
+        renewed = time.monotonic()
+        while not self._closed:
+            began = time.monotonic()
+            try:
+                held = await self.in_thread(self.leases.renew, WATCH, self.lease_ttl)
+                renewed = began
+                self._drop_lost(held, began)
+                await self._adopt(held)
+            except TemplatesError as e:
+                log.warning("cannot renew the watch leases: %s", e.message)
+                if time.monotonic() - renewed > self.lease_ttl:
+                    # they have expired: others may follow these users by now
+                    self._drop_lost(set(), time.monotonic())
+            await asyncio.sleep(self.lease_ttl / 3)
+
+    def _drop_lost(self, held: set[str], since: float) -> None:
+        """Stop the watchers that took their lease before ``since`` and no longer hold
+        it (it expired and another replica took it)."""
+        for username, task in list(self._watchers.items()):
+            taking = self._taking_since.get(username)
+            if username not in held and taking is not None and taking < since:
+                log.info("another replica follows %s's executions now", username)
+                self._taking_since.pop(username, None)
+                task.cancel()
+
+    async def _adopt(self, held: set[str]) -> None:
+        """Follow every user with active runs whose lease is free, expired or ours;
+        give back leases of ours that nobody uses."""
+        active = set(await self.in_thread(self.records.active_users))
+        live = await self.in_thread(self.leases.live, WATCH)
+        adopted = 0
+        for username in active:
+            if username in self._watchers:
+                continue
+            if live.get(username) in (None, self.leases.holder):
+                adopted += 1
+                self.watch(username)
+        if adopted:
+            log.info("following the active executions of %d more user(s)", adopted)
+        for username in held - active - set(self._watchers):
+            await self._release(username)
 
     async def _active(self, username: str) -> list[tuple[int, str, str | None, datetime.datetime]]:
         while True:

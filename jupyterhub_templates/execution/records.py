@@ -3,7 +3,10 @@ extension reports. Blocking; run in worker threads.
 
 A record moves pending → running → success | failed | cancelled and never leaves a
 final status: late or repeated reports are ignored, so several watchers (service
-replicas, a restarted service) may apply the same report safely.
+replicas, a restarted service) may apply the same report safely. Each write locks
+the run's row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serializes writers), so
+two replicas applying one report at once record its transition once, and each sends the
+run's id to every replica (:mod:`..db.notify`) as it commits.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy import func, select
 from .. import jsontext
 from ..db import Database
 from ..db.models import Execution, utcnow
+from ..db.notify import EXECUTIONS, notify
 from ..errors import NotFound
 from ..jsontext import isoformat
 from ..statuses import ACTIVE, FINAL, REASONS, STATUSES, Reason, Status
@@ -285,9 +289,9 @@ class ExecutionRecords:
         remote_id = str(model.get("id", ""))
         with self.db.write_session() as session:
             e = session.scalars(
-                select(Execution).where(
-                    Execution.remote_id == remote_id, Execution.username == username
-                )
+                select(Execution)
+                .where(Execution.remote_id == remote_id, Execution.username == username)
+                .with_for_update()
             ).one_or_none()
             if e is None:
                 return None
@@ -326,6 +330,7 @@ class ExecutionRecords:
                     e.error_message = _short(error.get("evalue"), 4000)
                     e.error_cell = _count(error.get("cell_index"))
             e.updated_at = utcnow()
+            notify(session, EXECUTIONS, str(e.id))
             session.commit()
             return e.id, self.describe(e), final
 
@@ -339,7 +344,7 @@ class ExecutionRecords:
         """Force a final status (server stopped, never dispatched, cancelled while the
         server was gone). Returns the description, or None when it was already final."""
         with self.db.write_session() as session:
-            e = session.get(Execution, execution_id)
+            e = session.get(Execution, execution_id, with_for_update=True)
             if e is None or e.status in FINAL:
                 return None
             # plain strings in the database, whatever the caller passed
@@ -350,6 +355,7 @@ class ExecutionRecords:
             e.end_time = utcnow()
             e.mlflow_pending = self.lookup_mlflow
             e.updated_at = e.end_time
+            notify(session, EXECUTIONS, str(e.id))
             session.commit()
             return self.describe(e)
 
@@ -357,12 +363,13 @@ class ExecutionRecords:
         """The MLflow lookup of a run is done: its runs (None: none could be found, the
         runs stay as they are)."""
         with self.db.write_session() as session:
-            e = session.get(Execution, execution_id)
+            e = session.get(Execution, execution_id, with_for_update=True)
             if e is not None:
                 if runs is not None:
                     e.mlflow_runs = runs
                 e.mlflow_pending = False
                 e.updated_at = utcnow()
+                notify(session, EXECUTIONS, str(e.id))
                 session.commit()
 
     def pending_lookups(self) -> list[tuple[int, dict[str, Any]]]:

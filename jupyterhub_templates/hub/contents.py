@@ -11,6 +11,7 @@ import json
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -102,7 +103,12 @@ class ContentsClient:
         return 1
 
     async def save_notebook(
-        self, server: UserServer, path: str, notebook: dict[str, Any] | bytes
+        self,
+        server: UserServer,
+        path: str,
+        notebook: dict[str, Any] | bytes,
+        *,
+        making_folders: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Write ``notebook`` at ``path``, replacing what is there, creating missing
         folders on the way.
@@ -112,12 +118,22 @@ class ContentsClient:
         otherwise its missing folders are created first. When the server fails the PUT
         anyway, the path and its folders are looked at: a folder at ``path`` or a file
         in the way of a folder is a :class:`Conflict`, missing folders (deleted
-        meanwhile) are created and the PUT is tried once more.
+        meanwhile) are created and the PUT is tried once more. ``making_folders`` is
+        awaited before folders are made (the caller's lock across service processes).
         """
         body = notebook if isinstance(notebook, bytes) else notebook_body(notebook)
         parent = path.strip("/").rpartition("/")[0]
-        if parent and not self._known_folder(server.username, parent):
+        locked = making_folders is None
+
+        async def make_folders() -> None:
+            nonlocal locked
+            if not locked and making_folders is not None:
+                await making_folders()
+                locked = True
             await self.ensure_directory(server, parent)
+
+        if parent and not self._known_folder(server.username, parent):
+            await make_folders()
         try:
             await self._put(server, path, body)
         except ServerFailed:
@@ -127,7 +143,7 @@ class ContentsClient:
             if not parent:
                 raise
             # Tried again also when another request created the folders meanwhile.
-            await self.ensure_directory(server, parent)
+            await make_folders()
             await self._put(server, path, body)
         if parent:
             self._saw_folder(server.username, parent)

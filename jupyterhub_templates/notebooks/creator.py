@@ -329,7 +329,9 @@ class NotebookCreator(LoggingConfigurable):
             body = await rendering
 
             async def put(s: UserServer) -> None:
-                await self.contents.save_notebook(s, path, body)
+                await self.contents.save_notebook(
+                    s, path, body, making_folders=lambda: self.in_thread(claim.hold_folders)
+                )
 
             server = await self._first_request(request, server, remembered, put)
         except BaseException:

@@ -57,8 +57,11 @@ class PathClaim:
     in-process lock serializes.
     """
 
-    def __init__(self, records: NotebookRecords, session: Session | None) -> None:
+    def __init__(
+        self, records: NotebookRecords, session: Session | None, username: str = ""
+    ) -> None:
         self._records = records
+        self._username = username
         self._session = session
         self._pg = session is not None
         self.record: dict[str, Any] = {}
@@ -82,6 +85,16 @@ class PathClaim:
             self._session.flush()
         self.record = describe_notebook(nb)
         return self.record
+
+    def hold_folders(self) -> None:
+        """Wait until no other service process is making folders in the user's server,
+        then keep the others from doing so until the claim ends (PostgreSQL: the lock
+        ``locks.lock_key("folders", username)``), so that two replicas creating into one
+        new folder make it once: a second creation of a folder is a logged error in the
+        user's server. SQLite (one process): nothing to do."""
+        if self._session is not None:
+            with database_errors():
+                locks.hold(self._session, locks.lock_key("folders", self._username))
 
     def commit(self) -> None:
         """Make the record visible and release the path."""
@@ -150,7 +163,7 @@ class NotebookRecords:
         if self.db.is_sqlite:
             return PathClaim(self, None)
         session = Session(self.db.engine, expire_on_commit=False)
-        claim = PathClaim(self, session)
+        claim = PathClaim(self, session, username)
         try:
             with database_errors():
                 if not locks.try_hold(session, locks.lock_key("notebook", username, path)):

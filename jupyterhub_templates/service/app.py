@@ -19,7 +19,6 @@ from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import urlparse
 
-from jupyterhub.services.auth import HubOAuth
 from jupyterhub.traitlets import EntryPointType
 from tornado import web
 from tornado.httpserver import HTTPServer
@@ -44,12 +43,19 @@ from ..stores.base import TemplateStore
 from ..stores.directory import DirectoryTemplateStore
 from ..stores.s3 import S3TemplateStore
 from .handlers import resource_routes
-from .handlers.base import ADMIN_SCOPE_SETTING, MAX_BODY_SETTING, NotFoundHandler
+from .handlers.base import (
+    ADMIN_SCOPE_SETTING,
+    IN_FLIGHT_SETTING,
+    MAX_BODY_SETTING,
+    InFlight,
+    NotFoundHandler,
+)
 from .handlers.health import HealthChecker, HealthHandler
 from .handlers.metrics import AUTHENTICATE_SETTING
 from .handlers.openapi import OpenAPIHandler
 from .handlers.root import OAuthCallbackHandler, RootHandler
 from .log import install_secrets_filter, log_request
+from .oauth import ReplicatedHubOAuth
 
 #: where template stores are found by name, built-in and third-party alike (the
 #: ``[project.entry-points."jupyterhub_templates.stores"]`` table of a package)
@@ -270,6 +276,14 @@ class TemplatesService(Application):
         5.0, help="How long /health reuses its last verdict, in seconds."
     ).tag(config=True)
 
+    shutdown_timeout = Float(
+        25.0,
+        help="""When stopping (SIGTERM), how long (seconds) to go on answering the
+        requests under way before closing their connections. New connections are refused
+        at once, so a load balancer sends new requests to another replica. Keep it below
+        the time the process manager waits before killing (Kubernetes: 30 s).""",
+    ).tag(config=True)
+
     migrate = Bool(True, help="Apply database migrations at start.").tag(config=True)
 
     db_startup_timeout = Float(
@@ -333,7 +347,7 @@ class TemplatesService(Application):
     store: TemplateStore
     catalog: Catalog
     workers: ThreadPoolExecutor
-    hub_auth: HubOAuth
+    hub_auth: ReplicatedHubOAuth
     http_server: HTTPServer | None = None
 
     @catch_config_error
@@ -389,6 +403,7 @@ class TemplatesService(Application):
         if secret_key:
             install_secrets_filter([self.log], [secret_key])
         self.catalog = Catalog(self.db, self.store, parent=self, log=self.log)
+        self.in_flight = InFlight()
         self.workers = ThreadPoolExecutor(self.max_workers, thread_name_prefix="templates")
         # work on large payloads waits here for its turn, not in a worker thread
         self.bulk_lane = ThreadPoolExecutor(1, thread_name_prefix="templates-bulk")
@@ -495,7 +510,7 @@ class TemplatesService(Application):
 
     def make_app(self) -> web.Application:
         """The Tornado application with every route under :attr:`base_url`."""
-        self.hub_auth = HubOAuth(parent=self, cache_max_age=self.auth_cache_max_age)
+        self.hub_auth = ReplicatedHubOAuth(parent=self, cache_max_age=self.auth_cache_max_age)
         self.health = HealthChecker(self, self.health_cache_seconds)
         self.init_servers()
         prefix = self.base_url
@@ -526,6 +541,7 @@ class TemplatesService(Application):
             "max_answer_bytes": self.max_answer_bytes,
             "cookie_secret": self.cookie_secret,
             "log_function": log_request,
+            IN_FLIGHT_SETTING: self.in_flight,
             "default_handler_class": NotFoundHandler,
             "xsrf_cookies": False,  # HubOAuth checks XSRF for cookie-authenticated requests
         }
@@ -556,8 +572,16 @@ class TemplatesService(Application):
         return self.http_server
 
     async def stop(self) -> None:
+        """Stop accepting connections, finish the requests being answered (at most
+        ``shutdown_timeout`` seconds), then stop following runs and close the rest."""
         if self.http_server is not None:
             self.http_server.stop()
+            if not await self.in_flight.drain(self.shutdown_timeout):
+                self.log.warning(
+                    "stopping with %d request(s) unanswered after %.0f s",
+                    len(self.in_flight),
+                    self.shutdown_timeout,
+                )
             await self.executions.stop()
             await self.http_server.close_all_connections()
             await self.audit.stop()

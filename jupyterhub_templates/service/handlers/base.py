@@ -3,19 +3,21 @@ limit, JSON errors, and big JSON parsed and written in worker threads."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from jupyterhub.services.auth import HubOAuth, HubOAuthenticated, UserNotAllowed
+from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from tornado import web
 
 from ... import jsontext
 from ...errors import InvalidInput, NotAllowed, NotFound, TemplatesError, TooLarge
 from ...metrics import Action, outcome_of
 from ...redact import scrub_uri
+from ..oauth import ReplicatedHubOAuth
 
 T = TypeVar("T")
 
@@ -27,6 +29,8 @@ REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_SQL_INT = 2**63 - 1
 #: the setting holding the largest JSON request body (TemplatesService.max_body_bytes)
 MAX_BODY_SETTING = "templates_max_body_bytes"
+#: the application setting holding its :class:`InFlight`
+IN_FLIGHT_SETTING = "templates_in_flight"
 #: a refused body is read and dropped up to this many times its limit, so that the
 #: answer reaches the client through the proxy instead of a reset connection
 DRAIN_FACTOR = 8
@@ -111,11 +115,11 @@ class ServiceHubAuth:
     settings: dict[str, Any]
 
     @property
-    def hub_auth(self) -> HubOAuth:
+    def hub_auth(self) -> ReplicatedHubOAuth:
         return self.settings["hub_auth"]
 
     @hub_auth.setter
-    def hub_auth(self, value: HubOAuth) -> None:  # required by the mixin's interface
+    def hub_auth(self, value: ReplicatedHubOAuth) -> None:  # required by the mixin's interface
         self.settings["hub_auth"] = value
 
 
@@ -123,6 +127,41 @@ def audit_text(value: object) -> str | None:
     """``value`` for an audit target when it is text (the request's own checks refuse
     anything else, in their order)."""
     return value if isinstance(value, str) else None
+
+
+class InFlight:
+    """The requests being answered, so that a stopping service (a replica restarted
+    behind a load balancer) finishes them before it closes its connections."""
+
+    def __init__(self) -> None:
+        self._handlers: set[web.RequestHandler] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        #: the service is stopping: answers ask the client (the load balancer) not to
+        #: send another request on their connection
+        self.draining = False
+
+    def __len__(self) -> int:
+        return len(self._handlers)
+
+    def add(self, handler: web.RequestHandler) -> None:
+        self._handlers.add(handler)
+        self._idle.clear()
+
+    def discard(self, handler: web.RequestHandler) -> None:
+        self._handlers.discard(handler)
+        if not self._handlers:
+            self._idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Mark the service draining and wait (at most ``timeout`` seconds) until no
+        request is being answered; whether none is."""
+        self.draining = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
 
 @web.stream_request_body
@@ -210,6 +249,9 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         return None
 
     async def prepare(self) -> None:
+        in_flight = self.settings.get(IN_FLIGHT_SETTING)
+        if in_flight is not None:
+            in_flight.add(self)
         # Refusals are answered after the body, even an empty one: an answer finished in
         # prepare() of a streaming handler makes Tornado close the connection, and the
         # proxy's next request on it would meet a reset (503).
@@ -268,7 +310,23 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         held &= set(self.hub_auth.access_scopes)
         return max(held, key=len) if held else None
 
+    def finish(self, chunk: Any = None) -> Any:
+        in_flight = self.settings.get(IN_FLIGHT_SETTING)
+        if in_flight is not None and in_flight.draining and not self._headers_written:
+            self.set_header("Connection", "close")
+        return super().finish(chunk)
+
+    def on_connection_close(self) -> None:
+        self._done()
+        super().on_connection_close()
+
+    def _done(self) -> None:
+        in_flight = self.settings.get(IN_FLIGHT_SETTING)
+        if in_flight is not None:
+            in_flight.discard(self)
+
     def on_finish(self) -> None:
+        self._done()
         action = self.actions.get(self.request.method or "")
         audit = self.settings.get("audit")
         if action is None or audit is None:

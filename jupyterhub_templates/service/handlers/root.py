@@ -9,8 +9,12 @@ from .base import BaseHandler, ServiceHubAuth
 
 
 class OAuthCallbackHandler(ServiceHubAuth, HubOAuthCallbackHandler):
-    """Completes the Hub's OAuth login with the service's own HubOAuth, which holds the
-    PKCE verifier of the login it started."""
+    """Completes the Hub's OAuth login with the service's own HubOAuth, whichever
+    replica started it (:mod:`..oauth`)."""
+
+    async def get(self) -> None:
+        self.hub_auth.restore_state(self, self.get_argument("state", ""))
+        await super().get()
 
 
 class RootHandler(BaseHandler):
