@@ -60,6 +60,7 @@ class Profile:
     profile_dir: Path | None = None  # py-spy profile of the service under load, if set
     execution_size: str = "full"  # parts 3-4 (benchmarks/execution.py SIZES)
     catalog_only: bool = False  # part 1 alone: no load test, create or execution rows
+    skip_runs: bool = False  # part 1 and the load tests: no create or execution rows
 
 
 PROFILES = {
@@ -592,7 +593,7 @@ def run(profile: Profile) -> list[Row]:
                     from .replicas import replica_load_rows  # the same through haproxy
 
                     rows += replica_load_rows(env, profile, n)
-            if profile.catalog_only:
+            if profile.catalog_only or profile.skip_runs:
                 return rows
             from .create import create_rows  # part 2 (benchmarks/create.py)
 
@@ -631,6 +632,12 @@ def main(argv: list[str] | None = None) -> None:
         help="part 1 alone, e.g. the bucket baseline at 100,000: --sizes 100000 "
         "--baseline-max 100000 --catalog-only (~10 minutes, most of it putting objects)",
     )
+    parser.add_argument(
+        "--skip-runs",
+        action="store_true",
+        help="part 1 and the load tests, without the create and execution parts, e.g. "
+        "--sizes 10000 --baseline-max 0 --skip-runs (~3 minutes)",
+    )
     args = parser.parse_args(argv)
     profile = PROFILES[args.size]
     if args.sizes:
@@ -641,6 +648,7 @@ def main(argv: list[str] | None = None) -> None:
         profile.load_seconds = args.load_seconds
     profile.profile_dir = args.profile
     profile.catalog_only = args.catalog_only
+    profile.skip_runs = args.skip_runs
     if args.baseline_max is not None:
         profile.baseline_max = args.baseline_max
     started = time.monotonic()

@@ -269,3 +269,34 @@ def test_spliced_body_is_the_injected_notebook(label: str, data: bytes, params: 
     )
     for _ in range(2):  # the second build reuses the encoded cells
         assert _without_new_ids(template.body(params)) == _without_new_ids(plain)
+
+
+def test_creates_into_one_new_folder_from_two_replicas_make_it_once(replicas: Replicas) -> None:
+    """Creates of different notebooks into one folder that does not exist yet, spread
+    over two replicas, make the folder once: the user's server logs no error (a second
+    creation of a folder is a logged 500 "File exists" there)."""
+    folder = f"together-{secrets.token_hex(4)}/inner"
+    answers = fire(
+        replicas,
+        [
+            (
+                i % 2,
+                {
+                    "template_name": TEMPLATE,
+                    "target_directory": folder,
+                    "new_name": f"n{i}",
+                    "parameters": {"n_estimators": i},
+                },
+            )
+            for i in range(8)
+        ],
+    )
+    assert [r.status_code for r in answers] == [201] * 8, [r.text[:200] for r in answers]
+    root = replicas.hub.user_dir("alice") / folder
+    assert sorted(p.name for p in root.glob("*.ipynb")) == sorted(f"n{i}.ipynb" for i in range(8))
+    troubles = [
+        line
+        for line in replicas.hub.log.read_text(errors="replace").splitlines()
+        if folder.split("/")[0] in line and (line.startswith("[E") or "wrote error" in line)
+    ]
+    assert troubles == [], troubles[:3]

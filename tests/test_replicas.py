@@ -392,3 +392,58 @@ def test_runs_survive_a_killed_and_a_restarted_replica(cluster: Cluster) -> None
         f"restarted {restarted}; {len(creates)} creates; {len(troubles)} 503s; "
         f"busiest {busiest:.0f} watchers"
     )
+
+
+def test_a_stopping_replica_finishes_what_it_answers(cluster: Cluster) -> None:
+    """SIGTERM: the replica refuses new connections at once, so the load balancer sends
+    new requests elsewhere, and answers the requests under way before it exits (here
+    ``POST /execute``, which answers when the run has ended)."""
+    hub = cluster.hub
+    name = "r2"
+    service = cluster.replicas[name]
+    hub.start_server("alice")
+    path = _runs_notebook(hub, "alice", "drain", "time.sleep(4)", "print('drained', x)")
+    answer: dict[str, Any] = {}
+
+    def execute() -> None:
+        try:
+            answer["r"] = requests.post(
+                service.direct_url + "execute",
+                headers={"Authorization": f"token {hub.tokens['alice']}"},
+                json={"notebook_path": path, "kernel_name": "python3"},
+                timeout=90,
+            )
+        except requests.RequestException as e:
+            answer["error"] = e
+
+    thread = threading.Thread(target=execute)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the request is under way once its run runs
+            r = cluster.call("GET", "executions", "alice", params={"status": "running"})
+            if any(e["notebook_path"] == path for e in r.json()["executions"]):
+                break
+            assert time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.1)
+        assert "r" not in answer and "error" not in answer
+        service.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while True:  # new connections are refused while the run goes on
+            try:
+                requests.get(service.direct_url + "health", timeout=5)
+            except requests.ConnectionError:
+                break
+            assert time.monotonic() < deadline, "the stopping replica still accepts"
+            time.sleep(0.05)
+        assert "r" not in answer, "the run ended before the test could stop the replica"
+        thread.join(60)
+        assert "error" not in answer, answer.get("error")
+        assert answer["r"].status_code == 200, answer["r"].text
+        assert answer["r"].json()["status"] == "success", answer["r"].text
+        assert service.proc.wait(30) == 0
+    finally:
+        thread.join(60)
+        service.stop()
+        service.start(ARGS)
+        cluster.haproxy.wait_state(name, "UP", timeout=30)
