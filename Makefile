@@ -75,7 +75,26 @@ haproxy:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null && \
 	  { { systemctl disable --now haproxy || service haproxy stop; } >/dev/null 2>&1 || true; }; }
 
-test: install kernel chromium prometheus haproxy
+# Debian's docker-compose validates deploy/docker-compose.yml (tests/test_deploy.py); no
+# Docker engine is needed for `docker-compose config`.
+DOCKER_COMPOSE := /usr/bin/docker-compose
+.PHONY: docker-compose
+docker-compose:
+	@test -x $(DOCKER_COMPOSE) || { \
+	  echo "installing Debian's docker-compose to validate the compose file"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
+
+# npm's oidc-provider, the OpenID Connect provider that serves the Keycloak realm of
+# deploy/ in the single sign-on tests (tests/test_sso.py): no Keycloak runs here.
+OIDC := tests/oidc/node_modules/.package-lock.json
+$(OIDC): tests/oidc/package.json tests/oidc/package-lock.json
+	npm ci --silent --prefix tests/oidc --no-audit --no-fund
+	touch $@
+.PHONY: oidc-provider
+oidc-provider: $(OIDC)
+
+test: install kernel chromium prometheus haproxy docker-compose oidc-provider
 	bash tests/start-services.sh
 	$(BIN)/jlpm test
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)

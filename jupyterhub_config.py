@@ -20,6 +20,8 @@ Environment variables (all optional):
   JUPYTERHUB_TEMPLATES_S3_BUCKET            bucket (notebook-templates; created if missing)
   JUPYTERHUB_TEMPLATES_S3_SECURE            1 for TLS
   JUPYTERHUB_TEMPLATES_S3_REGION            region (us-east-1)
+  JUPYTERHUB_TEMPLATES_S3_PUBLIC_ENDPOINT   host:port in presigned URLs, when browsers reach
+                                            the store elsewhere (default: the endpoint)
   JUPYTERHUB_TEMPLATES_ADMIN_USERS          comma-separated Hub admins (admin); they are
                                             templates admins too
   JUPYTERHUB_TEMPLATES_TEMPLATE_ADMINS      comma-separated members of the group
@@ -42,6 +44,30 @@ Environment variables (all optional):
                                             (default: the tracking URI)
   JUPYTERHUB_TEMPLATES_MLFLOW               0: no MLflow at all (executions get no
                                             MLFLOW_TRACKING_URI)
+  JUPYTERHUB_TEMPLATES_HUB_API_IP           where the Hub's API listens (127.0.0.1); 0.0.0.0
+                                            when servers and services run in containers
+  JUPYTERHUB_TEMPLATES_HUB_CONNECT_IP       how they reach it (e.g. the Hub container's name)
+  JUPYTERHUB_TEMPLATES_HUB_DB_URL           the Hub's own database (SQLite in the demo folder)
+
+  Users' servers (JUPYTERHUB_TEMPLATES_SPAWNER):
+    simple (default)  processes on this host, as the Hub's user (the demo)
+    docker            containers (DockerSpawner):
+      JUPYTERHUB_TEMPLATES_SINGLEUSER_IMAGE   their image (jupyterhub-templates-singleuser)
+      JUPYTERHUB_TEMPLATES_DOCKER_NETWORK     the Docker network of the Hub and the service
+
+  Sign-in (JUPYTERHUB_TEMPLATES_AUTHENTICATOR):
+    dummy (default)   any name logs in (the demo)
+    keycloak          OpenID Connect with a Keycloak realm (OAuthenticator's
+                      GenericOAuthenticator); Keycloak groups become Hub groups, and
+                      its group template-admins holds the templates admin scope:
+      JUPYTERHUB_TEMPLATES_OIDC_ISSUER          the realm as the Hub reaches it, e.g.
+                                                http://keycloak:8080/realms/jupyterhub
+      JUPYTERHUB_TEMPLATES_OIDC_PUBLIC_ISSUER   the realm as browsers reach it (the issuer)
+      JUPYTERHUB_TEMPLATES_OIDC_CLIENT_ID       the realm's client (jupyterhub)
+      JUPYTERHUB_TEMPLATES_OIDC_CLIENT_SECRET   its secret
+      JUPYTERHUB_TEMPLATES_OIDC_ALLOWED_GROUPS  who may sign in (jupyterhub-users,template-admins)
+      JUPYTERHUB_TEMPLATES_OIDC_ADMIN_GROUPS    Hub admins (hub-admins)
+    JUPYTERHUB_PUBLIC_URL                       the Hub as browsers reach it (callback URL)
 
 Secrets (S3 keys, database password, tokens) are handed to the service through its
 environment, never on a command line that `ps` would show.
@@ -73,9 +99,11 @@ demo_dir.mkdir(parents=True, exist_ok=True)
 # -- the Hub -----------------------------------------------------------------
 c.JupyterHub.ip = env("HUB_IP", "127.0.0.1")
 c.JupyterHub.port = int(env("HUB_PORT", "8000"))
-c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_ip = env("HUB_API_IP", "127.0.0.1")
+if env("HUB_CONNECT_IP"):
+    c.JupyterHub.hub_connect_ip = env("HUB_CONNECT_IP")
 c.JupyterHub.hub_port = int(env("HUB_API_PORT", "8081"))
-c.JupyterHub.db_url = f"sqlite:///{demo_dir / 'jupyterhub.sqlite'}"
+c.JupyterHub.db_url = env("HUB_DB_URL", f"sqlite:///{demo_dir / 'jupyterhub.sqlite'}")
 c.JupyterHub.cookie_secret_file = str(demo_dir / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = str(demo_dir / "jupyterhub-proxy.pid")
 chp = shutil.which("configurable-http-proxy") or str(
@@ -86,25 +114,67 @@ c.ConfigurableHTTPProxy.command = [chp]
 # -- users -------------------------------------------------------------------
 admin_users = env_list("ADMIN_USERS", "admin")
 template_admins = env_list("TEMPLATE_ADMINS")
-c.JupyterHub.authenticator_class = "dummy"  # demo: any name logs in; replace in production
+authenticator = env("AUTHENTICATOR", "dummy")
 c.Authenticator.admin_users = set(admin_users)
-c.Authenticator.allow_all = True
+if authenticator == "dummy":
+    c.JupyterHub.authenticator_class = "dummy"  # demo: any name logs in
+    c.Authenticator.allow_all = True
+elif authenticator == "keycloak":
+    issuer = env("OIDC_ISSUER").rstrip("/")  # as the Hub reaches it
+    public_issuer = env("OIDC_PUBLIC_ISSUER", issuer).rstrip("/")  # as browsers do
+    public_url = os.environ.get("JUPYTERHUB_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+    oidc = c.GenericOAuthenticator
+    c.JupyterHub.authenticator_class = "generic-oauth"
+    oidc.login_service = "Keycloak"
+    oidc.client_id = env("OIDC_CLIENT_ID", "jupyterhub")
+    oidc.client_secret = env("OIDC_CLIENT_SECRET")
+    oidc.oauth_callback_url = f"{public_url}/hub/oauth_callback"
+    # Keycloak's endpoints: the browser is sent to the public address, the Hub calls
+    # the others itself
+    oidc.authorize_url = f"{public_issuer}/protocol/openid-connect/auth"
+    oidc.token_url = f"{issuer}/protocol/openid-connect/token"
+    oidc.userdata_url = f"{issuer}/protocol/openid-connect/userinfo"
+    oidc.logout_redirect_url = (
+        f"{public_issuer}/protocol/openid-connect/logout?client_id={oidc.client_id}"
+        f"&post_logout_redirect_uri={public_url}/hub/login"
+    )
+    oidc.scope = ["openid", "profile", "email"]
+    oidc.username_claim = "preferred_username"
+    # Keycloak groups are the Hub's groups at each login: template-admins is the group
+    # the templates-admin role below gives the admin scope to
+    oidc.manage_groups = True
+    oidc.auth_state_groups_key = "oauth_user.groups"
+    oidc.allowed_groups = set(env_list("OIDC_ALLOWED_GROUPS", "jupyterhub-users,template-admins"))
+    oidc.admin_groups = set(env_list("OIDC_ADMIN_GROUPS", "hub-admins"))
+else:
+    raise SystemExit(
+        f"[templates config] unknown JUPYTERHUB_TEMPLATES_AUTHENTICATOR {authenticator!r}"
+    )
 
-c.JupyterHub.spawner_class = "simple"  # demo: servers run as the Hub's user on this host
+spawner = env("SPAWNER", "simple")
 c.Spawner.default_url = "/lab"
-c.Spawner.notebook_dir = str(demo_dir / "users" / "{username}")
-c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
+if spawner == "simple":
+    c.JupyterHub.spawner_class = "simple"  # demo: servers run as the Hub's user on this host
+    c.Spawner.notebook_dir = str(demo_dir / "users" / "{username}")
+    c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
 
+    def _prepare_user_dir(spawner):
+        Path(demo_dir / "users" / spawner.user.name).mkdir(parents=True, exist_ok=True)
 
-def _prepare_user_dir(spawner):
-    Path(demo_dir / "users" / spawner.user.name).mkdir(parents=True, exist_ok=True)
-
-
-c.Spawner.pre_spawn_hook = _prepare_user_dir
-# demo: each user's home is their folder too (~/.jupyter, ~/.local), not /tmp/<name>
-c.SimpleLocalProcessSpawner.home_dir_template = str(demo_dir / "users" / "{username}")
+    c.Spawner.pre_spawn_hook = _prepare_user_dir
+    # demo: each user's home is their folder too (~/.jupyter, ~/.local), not /tmp/<name>
+    c.SimpleLocalProcessSpawner.home_dir_template = str(demo_dir / "users" / "{username}")
+elif spawner == "docker":
+    c.JupyterHub.spawner_class = "docker"
+    c.DockerSpawner.image = env("SINGLEUSER_IMAGE", "jupyterhub-templates-singleuser:latest")
+    c.DockerSpawner.network_name = env("DOCKER_NETWORK", "jupyterhub-templates")
+    c.DockerSpawner.remove = True  # the user's files live in their volume, not the container
+    c.DockerSpawner.notebook_dir = "/home/jovyan/work"
+    c.DockerSpawner.volumes = {"jupyterhub-user-{username}": "/home/jovyan/work"}
+else:
+    raise SystemExit(f"[templates config] unknown spawner {spawner!r}")
 
 # The Lab extension calls the service with the token JupyterHub puts in the Lab page.
 # That token reaches the service only with access to it, and carries the admin scope
@@ -121,7 +191,8 @@ c.JupyterHub.custom_scopes = {
         "users' notebooks and executions.",
     },
 }
-c.JupyterHub.load_groups = {"template-admins": {"users": template_admins}}
+if authenticator != "keycloak":  # with Keycloak, its groups are the Hub's
+    c.JupyterHub.load_groups = {"template-admins": {"users": template_admins}}
 
 # -- MLflow ------------------------------------------------------------------
 # Executions log to this tracking server; the demo runs one on loopback, started by the
@@ -213,6 +284,7 @@ service_env = {
     "JUPYTERHUB_TEMPLATES_S3_BUCKET": env("S3_BUCKET", "notebook-templates"),
     "JUPYTERHUB_TEMPLATES_S3_SECURE": env("S3_SECURE", "0"),
     "JUPYTERHUB_TEMPLATES_S3_REGION": env("S3_REGION", "us-east-1"),
+    "JUPYTERHUB_TEMPLATES_S3_PUBLIC_ENDPOINT": env("S3_PUBLIC_ENDPOINT"),
     # users' servers are reached through the proxy, wherever the running Hub put it
     "JUPYTERHUB_TEMPLATES_PROXY_URL": proxy_url,
     "JUPYTERHUB_TEMPLATES_LOAD_EXAMPLES": env("LOAD_EXAMPLES", "1"),

@@ -18,15 +18,17 @@ c.JupyterHub.load_roles.append(
 )
 
 # Members of the group alice-helpers may reach alice's server (and so may act for her
-# through the service), whatever their other roles.
-c.JupyterHub.load_groups["alice-helpers"] = {"users": []}
-c.JupyterHub.load_roles.append(
-    {
-        "name": "alice-helpers",
-        "scopes": ["access:servers!user=alice", "access:services!service=templates"],
-        "groups": ["alice-helpers"],
-    }
-)
+# through the service), whatever their other roles. (Not with single sign-on, where the
+# identity provider owns every group.)
+if os.environ.get("JUPYTERHUB_TEMPLATES_AUTHENTICATOR", "dummy") == "dummy":
+    c.JupyterHub.load_groups["alice-helpers"] = {"users": []}
+    c.JupyterHub.load_roles.append(
+        {
+            "name": "alice-helpers",
+            "scopes": ["access:servers!user=alice", "access:services!service=templates"],
+            "groups": ["alice-helpers"],
+        }
+    )
 
 # TEMPLATES_TEST_DEBUG=1 (tests/test_secrets.py): every log at DEBUG, the Hub's, the
 # proxy's and the single-user servers' (their output goes to the Hub's log).

@@ -162,7 +162,6 @@ class S3TemplateStore(TemplateStore):
         return os.environ.get("JUPYTERHUB_TEMPLATES_S3_REGION", "") or "us-east-1"
 
     public_endpoint = Unicode(
-        "",
         help="""Host and port that browsers and kernels use to reach the S3 server, when it
         differs from ``endpoint`` (e.g. ``endpoint`` is an in-cluster name and clients go
         through an ingress). Used only to sign presigned URLs: a signature covers the host
@@ -170,9 +169,13 @@ class S3TemplateStore(TemplateStore):
 
         May carry a scheme (``https://s3.example.org``) when the public side uses another
         protocol than ``endpoint``; without one, ``secure`` decides. Empty: same as
-        ``endpoint``.
+        ``endpoint``. Default: $JUPYTERHUB_TEMPLATES_S3_PUBLIC_ENDPOINT.
         """,
     ).tag(config=True)
+
+    @default("public_endpoint")
+    def _default_public_endpoint(self) -> str:
+        return os.environ.get("JUPYTERHUB_TEMPLATES_S3_PUBLIC_ENDPOINT", "")
 
     create_bucket = Bool(
         True,
