@@ -18,12 +18,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from deploy_configs import load_in_subprocess, service_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -125,21 +125,6 @@ def test_secrets_come_from_env_and_the_example_holds_none(compose: dict[str, Any
     assert compose["services"]["templates-2"]["environment"] == replica
 
 
-def _load_in_subprocess(code: str, env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
-    """Run ``code`` (which prints one JSON line) with ``env`` only, in ``tmp_path``."""
-    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 HUB_LOADER = """
 import json
 from types import SimpleNamespace
@@ -191,7 +176,7 @@ def test_the_hub_config_loads_with_the_compose_environment(
     environment; the authenticator it names is built from it (trait validation)."""
     env = {k: str(v) for k, v in compose["services"]["hub"]["environment"].items()}
     env["JUPYTERHUB_TEMPLATES_DEMO_DIR"] = str(tmp_path / "state")  # not /srv/jupyterhub
-    loaded = _load_in_subprocess(
+    loaded = load_in_subprocess(
         HUB_LOADER.format(config=str(ROOT / "jupyterhub_config.py")), env, tmp_path
     )
     values = example_env()
@@ -227,32 +212,11 @@ def test_the_hub_config_loads_with_the_compose_environment(
     assert loaded["service_token_set"]
 
 
-SERVICE_LOADER = """
-import json
-from jupyterhub_templates.service.app import TemplatesService
-from jupyterhub_templates.stores.s3 import S3TemplateStore
-app = TemplatesService()
-app.parse_command_line([])
-store = S3TemplateStore(parent=app)
-print(json.dumps({
-    "db_url": app.db_url.split("@")[-1],
-    "store_class": str(app.store_class),
-    "bind_url": app.bind_url,
-    "proxy_url": app.proxy_url,
-    "endpoint": store.endpoint,
-    "public_endpoint": store.public_endpoint,
-    "bucket": store.bucket,
-    "access_key_set": bool(store.access_key),
-    "secret_key_set": bool(store.secret_key),
-}))
-"""
-
-
 def test_a_replica_reads_its_configuration_from_the_compose_environment(
     compose: dict[str, Any], tmp_path: Path
 ) -> None:
     env = {k: str(v) for k, v in compose["services"]["templates-1"]["environment"].items()}
-    loaded = _load_in_subprocess(SERVICE_LOADER, env, tmp_path)
+    loaded = service_settings(env, tmp_path)
     assert loaded["db_url"] == "postgres:5432/notebook_manager"
     assert "S3TemplateStore" in loaded["store_class"] or loaded["store_class"] == "s3"
     assert loaded["bind_url"].startswith("http://0.0.0.0:8002/services/templates/")
