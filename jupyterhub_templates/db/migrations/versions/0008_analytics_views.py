@@ -1,0 +1,105 @@
+"""Analytics views for dashboards (Superset, Grafana, plain SQL): runs per template and
+day with success rate and duration percentiles, failures by reason, active users per
+day, and a summary per template. Columns are documented in README.md (Analytics).
+
+PostgreSQL only (percentile_cont, FILTER): on SQLite, the one-process demo database,
+there are no views.
+
+Revision ID: 0008_analytics_views
+Revises: 0007_leases
+Create Date: 2026-12-02
+"""
+
+# The views' SQL is built from this file's own constants; no input reaches it.
+# ruff: noqa: S608
+
+from alembic import op
+
+revision = "0008_analytics_views"
+down_revision = "0007_leases"
+branch_labels = None
+depends_on = None
+
+# Statuses as stored when this migration was written (the views are a snapshot: a
+# status added later needs a migration that replaces them).
+FINISHED = "('success', 'failed', 'cancelled')"
+ACTIVE = "('pending', 'running')"
+#: a run's duration as the API reports it: from its request to its end
+DURATION = "extract(epoch FROM end_time - created_at)"
+DAY = "(created_at AT TIME ZONE 'UTC')::date"
+TEMPLATE = "coalesce(template_name, '(no template)')"
+
+VIEWS = {
+    "analytics_runs_daily": f"""
+        SELECT {TEMPLATE} AS template_name,
+               {DAY} AS day,
+               count(*) AS runs,
+               count(*) FILTER (WHERE status = 'success') AS succeeded,
+               count(*) FILTER (WHERE status = 'failed') AS failed,
+               count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+               count(*) FILTER (WHERE status IN {ACTIVE}) AS active,
+               round(
+                   (count(*) FILTER (WHERE status = 'success'))::numeric
+                   / nullif(count(*) FILTER (WHERE status IN {FINISHED}), 0),
+                   4
+               ) AS success_rate,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION})
+                   FILTER (WHERE end_time IS NOT NULL) AS p50_seconds,
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY {DURATION})
+                   FILTER (WHERE end_time IS NOT NULL) AS p95_seconds
+        FROM notebook_executions
+        GROUP BY 1, 2
+    """,
+    "analytics_failures_by_reason": f"""
+        SELECT {TEMPLATE} AS template_name,
+               {DAY} AS day,
+               coalesce(reason, 'error') AS reason,
+               count(*) AS failures
+        FROM notebook_executions
+        WHERE status = 'failed'
+        GROUP BY 1, 2, 3
+    """,
+    "analytics_active_users_daily": f"""
+        SELECT day,
+               count(DISTINCT username) AS active_users,
+               count(*) FILTER (WHERE kind = 'run') AS runs,
+               count(*) FILTER (WHERE kind = 'notebook') AS notebooks_created
+        FROM (
+            SELECT {DAY} AS day, username, 'run' AS kind FROM notebook_executions
+            UNION ALL
+            SELECT {DAY} AS day, username, 'notebook' AS kind FROM notebooks
+        ) AS activity
+        GROUP BY day
+    """,
+    "analytics_templates": f"""
+        SELECT {TEMPLATE} AS template_name,
+               count(*) AS runs,
+               count(DISTINCT username) AS users,
+               round(
+                   (count(*) FILTER (WHERE status = 'success'))::numeric
+                   / nullif(count(*) FILTER (WHERE status IN {FINISHED}), 0),
+                   4
+               ) AS success_rate,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION})
+                   FILTER (WHERE end_time IS NOT NULL) AS p50_seconds,
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY {DURATION})
+                   FILTER (WHERE end_time IS NOT NULL) AS p95_seconds,
+               max(created_at) AS last_run
+        FROM notebook_executions
+        GROUP BY 1
+    """,
+}
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for name, query in VIEWS.items():
+        op.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for name in reversed(VIEWS):
+        op.execute(f"DROP VIEW IF EXISTS {name}")
