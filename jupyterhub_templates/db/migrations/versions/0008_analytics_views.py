@@ -28,6 +28,18 @@ ACTIVE = "('pending', 'running')"
 DURATION = "extract(epoch FROM end_time - created_at)"
 DAY = "(created_at AT TIME ZONE 'UTC')::date"
 TEMPLATE = "coalesce(template_name, '(no template)')"
+#: success rate (of the finished runs) and duration percentiles of a group of runs
+OUTCOMES = f"""
+    round(
+        (count(*) FILTER (WHERE status = 'success'))::numeric
+        / nullif(count(*) FILTER (WHERE status IN {FINISHED}), 0),
+        4
+    ) AS success_rate,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION})
+        FILTER (WHERE end_time IS NOT NULL) AS p50_seconds,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY {DURATION})
+        FILTER (WHERE end_time IS NOT NULL) AS p95_seconds
+"""
 
 VIEWS = {
     "analytics_runs_daily": f"""
@@ -38,15 +50,7 @@ VIEWS = {
                count(*) FILTER (WHERE status = 'failed') AS failed,
                count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
                count(*) FILTER (WHERE status IN {ACTIVE}) AS active,
-               round(
-                   (count(*) FILTER (WHERE status = 'success'))::numeric
-                   / nullif(count(*) FILTER (WHERE status IN {FINISHED}), 0),
-                   4
-               ) AS success_rate,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION})
-                   FILTER (WHERE end_time IS NOT NULL) AS p50_seconds,
-               percentile_cont(0.95) WITHIN GROUP (ORDER BY {DURATION})
-                   FILTER (WHERE end_time IS NOT NULL) AS p95_seconds
+               {OUTCOMES}
         FROM notebook_executions
         GROUP BY 1, 2
     """,
@@ -75,15 +79,7 @@ VIEWS = {
         SELECT {TEMPLATE} AS template_name,
                count(*) AS runs,
                count(DISTINCT username) AS users,
-               round(
-                   (count(*) FILTER (WHERE status = 'success'))::numeric
-                   / nullif(count(*) FILTER (WHERE status IN {FINISHED}), 0),
-                   4
-               ) AS success_rate,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY {DURATION})
-                   FILTER (WHERE end_time IS NOT NULL) AS p50_seconds,
-               percentile_cont(0.95) WITHIN GROUP (ORDER BY {DURATION})
-                   FILTER (WHERE end_time IS NOT NULL) AS p95_seconds,
+               {OUTCOMES},
                max(created_at) AS last_run
         FROM notebook_executions
         GROUP BY 1
