@@ -167,17 +167,16 @@ class ExecutionMonitor(LoggingConfigurable):
 
     async def publish(self, execution_id: int) -> None:
         """The run's record changed in this process: wake whoever waits on it."""
-        self._notified(str(execution_id))
-
-    def _notified(self, payload: str) -> None:
-        """A record changed (here, or in another replica: :mod:`..db.notify`)."""
-        try:
-            execution_id = int(payload)
-        except ValueError:
-            return
         event = self._wake.pop(execution_id, None)
         if event is not None:
             event.set()
+
+    def _notified(self, payload: str) -> None:
+        """Another replica changed a record (:mod:`..db.notify`)."""
+        with contextlib.suppress(ValueError):
+            event = self._wake.pop(int(payload), None)
+            if event is not None:
+                event.set()
 
     def _wake_all(self) -> None:
         """Changes may have been missed (the listening connection was replaced)."""
@@ -399,8 +398,7 @@ class ExecutionMonitor(LoggingConfigurable):
             log.exception("watcher of %s's executions stopped", username)
             await self._release(username)
         finally:
-            self._following.discard(username)
-            metrics.watchers(len(self._following))
+            self._follows(username, False)
             if self._watchers.get(username) is asyncio.current_task():
                 del self._watchers[username]
                 self._taking_since.pop(username, None)
@@ -419,14 +417,20 @@ class ExecutionMonitor(LoggingConfigurable):
             log.warning("cannot take over %s's executions yet: %s", username, e.message)
             return False
         if taken:
-            self._following.add(username)
-            metrics.watchers(len(self._following))
+            self._follows(username, True)
         return taken
+
+    def _follows(self, username: str, following: bool) -> None:
+        """Whether this process holds ``username``'s lease and follows them (counted)."""
+        if following:
+            self._following.add(username)
+        else:
+            self._following.discard(username)
+        metrics.watchers(len(self._following))
 
     async def _release(self, username: str) -> None:
         self._taking_since.pop(username, None)
-        self._following.discard(username)
-        metrics.watchers(len(self._following))
+        self._follows(username, False)
         try:
             await self.in_thread(self.leases.release, WATCH, username)
         except TemplatesError:

@@ -123,11 +123,11 @@ class ContentsClient:
         """
         body = notebook if isinstance(notebook, bytes) else notebook_body(notebook)
         parent = path.strip("/").rpartition("/")[0]
-        locked = making_folders is None
+        locked = False
 
         async def make_folders() -> None:
             nonlocal locked
-            if not locked and making_folders is not None:
+            if making_folders is not None and not locked:
                 await making_folders()
                 locked = True
             await self.ensure_directory(server, parent)

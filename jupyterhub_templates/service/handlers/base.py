@@ -248,10 +248,14 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         handler that wants one (the download) sets the header itself."""
         return None
 
+    @property
+    def in_flight(self) -> InFlight | None:
+        """The service's requests under way (None in an app made without it)."""
+        return self.settings.get(IN_FLIGHT_SETTING)
+
     async def prepare(self) -> None:
-        in_flight = self.settings.get(IN_FLIGHT_SETTING)
-        if in_flight is not None:
-            in_flight.add(self)
+        if self.in_flight is not None:
+            self.in_flight.add(self)
         # Refusals are answered after the body, even an empty one: an answer finished in
         # prepare() of a streaming handler makes Tornado close the connection, and the
         # proxy's next request on it would meet a reset (503).
@@ -311,8 +315,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         return max(held, key=len) if held else None
 
     def finish(self, chunk: Any = None) -> Any:
-        in_flight = self.settings.get(IN_FLIGHT_SETTING)
-        if in_flight is not None and in_flight.draining and not self._headers_written:
+        if self.in_flight is not None and self.in_flight.draining and not self._headers_written:
             self.set_header("Connection", "close")
         return super().finish(chunk)
 
@@ -321,9 +324,8 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         super().on_connection_close()
 
     def _done(self) -> None:
-        in_flight = self.settings.get(IN_FLIGHT_SETTING)
-        if in_flight is not None:
-            in_flight.discard(self)
+        if self.in_flight is not None:
+            self.in_flight.discard(self)
 
     def on_finish(self) -> None:
         self._done()
