@@ -94,7 +94,18 @@ $(OIDC): tests/oidc/package.json tests/oidc/package-lock.json
 .PHONY: oidc-provider
 oidc-provider: $(OIDC)
 
-test: install kernel chromium prometheus haproxy docker-compose oidc-provider
+# Apache Superset in its own virtualenv: tests/test_superset.py runs the deployment's
+# Superset bootstrap and its dashboard against the real PostgreSQL.
+SUPERSET_ENV := .venv-superset
+$(SUPERSET_ENV)/.installed: tests/superset/requirements.txt
+	$(PYTHON) -m venv $(SUPERSET_ENV)
+	$(SUPERSET_ENV)/bin/pip install --quiet --upgrade pip
+	$(SUPERSET_ENV)/bin/pip install --quiet -r tests/superset/requirements.txt
+	touch $@
+.PHONY: superset
+superset: $(SUPERSET_ENV)/.installed
+
+test: install kernel chromium prometheus haproxy docker-compose oidc-provider superset
 	bash tests/start-services.sh
 	$(BIN)/jlpm test
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
@@ -124,4 +135,4 @@ format: install
 	$(BIN)/jlpm run lint
 
 clean:
-	rm -rf $(VENV) $(KERNEL_ENV) node_modules labextension lib tsconfig.tsbuildinfo demo
+	rm -rf $(VENV) $(KERNEL_ENV) $(SUPERSET_ENV) node_modules labextension lib tsconfig.tsbuildinfo demo

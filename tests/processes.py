@@ -1,8 +1,10 @@
-"""Watching from the tests: is a pid alive, wait until pids are gone or a file is written."""
+"""Watching from the tests: is a pid alive, wait until pids are gone or a file is written;
+stop a server the tests started."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from pathlib import Path
 
@@ -55,3 +57,16 @@ async def wait_file(path: Path, timeout: float = 30.0) -> str:
         assert time.monotonic() < deadline, f"{path} never written"
         await asyncio.sleep(0.05)
     return text
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop a process the tests started: SIGTERM, then SIGKILL if it is still there
+    after `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)

@@ -3,72 +3,23 @@ notebooks, and what each view says of them, computed here independently."""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterator
 
 import pytest
+from fixtures.analytics import DAY1, DAY2, SECRET, percentile, seed
 from sqlalchemy import text
 
 from jupyterhub_templates.db import Database
-from jupyterhub_templates.db.models import Execution, Notebook
 from jupyterhub_templates.statuses import STATUSES
 
 pytestmark = pytest.mark.postgres
-
-UTC = datetime.timezone.utc
-DAY1 = datetime.datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
-DAY2 = datetime.datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
-#: (template, start, status, reason, duration s or None, user)
-RUNS = [
-    ("ml/a.ipynb", DAY1, "success", None, 10.0, "alice"),
-    ("ml/a.ipynb", DAY1, "success", None, 20.0, "bob"),
-    ("ml/a.ipynb", DAY1, "failed", "cell error", 30.0, "alice"),
-    ("ml/a.ipynb", DAY1, "failed", "timeout", 100.0, "carol"),
-    ("ml/a.ipynb", DAY1, "cancelled", None, 5.0, "alice"),
-    ("ml/a.ipynb", DAY1, "running", None, None, "bob"),
-    ("ml/a.ipynb", DAY2, "success", None, 7.0, "alice"),
-    ("ml/b.ipynb", DAY2, "failed", "cell error", 3.0, "dave"),
-    ("ml/b.ipynb", DAY2, "pending", None, None, "dave"),
-    (None, DAY2, "success", None, 1.0, "erin"),
-]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """PostgreSQL's percentile_cont: linear between the two nearest ranks."""
-    ordered = sorted(values)
-    rank = q * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 @pytest.fixture
 def db(pg_url: str) -> Iterator[Database]:
     database = Database(pg_url)
     database.upgrade()
-    with database.write_session() as session:
-        for i, (template, start, status, reason, duration, user) in enumerate(RUNS):
-            session.add(
-                Execution(
-                    remote_id=f"r{i}",
-                    username=user,
-                    notebook_path=f"n{i}.ipynb",
-                    output_path=f"n{i}-out.ipynb",
-                    kernel_name="python3",
-                    parameters={"api_key": "s3cr3t-parameter"},
-                    status=status,
-                    reason=reason,
-                    template_name=template,
-                    created_at=start,
-                    end_time=start + datetime.timedelta(seconds=duration)
-                    if duration is not None
-                    else None,
-                    mlflow_runs=[],
-                )
-            )
-        session.add(Notebook(username="zoe", path="x.ipynb", params=[], created_at=DAY1))
-        session.add(Notebook(username="alice", path="y.ipynb", params=[], created_at=DAY1))
-        session.commit()
+    seed(database)
     yield database
     database.dispose()
 
@@ -140,7 +91,7 @@ def test_template_summary(db: Database) -> None:
     # no parameter value (they may be secret) is in any view
     for view in ("analytics_runs_daily", "analytics_templates", "analytics_failures_by_reason"):
         for r in rows(db, f"SELECT * FROM {view}"):  # noqa: S608 (the view names above)
-            assert "s3cr3t-parameter" not in str(list(r.values()))
+            assert SECRET not in str(list(r.values()))
 
 
 def test_the_views_go_with_a_downgrade(pg_url: str) -> None:
@@ -160,3 +111,37 @@ def test_the_views_go_with_a_downgrade(pg_url: str) -> None:
     names = rows(database, "SELECT viewname FROM pg_views WHERE viewname LIKE 'analytics_%'")
     assert len(names) == 4
     database.dispose()
+
+
+def test_the_reader_role_reads_the_views_and_nothing_else(pg_url: str) -> None:
+    """Dashboards connect as `templates_analytics` (deploy/postgres/init-databases.sh):
+    the migration lets it read the views, whose rows hold no parameter, and no table."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    admin = Database(pg_url)
+    with admin.engine.begin() as conn:
+        conn.execute(
+            text(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles"
+                " WHERE rolname = 'templates_analytics') THEN"
+                " CREATE ROLE templates_analytics LOGIN; END IF; END $$"
+            )
+        )
+    admin.upgrade()
+    seed(admin)
+    url = make_url(pg_url)
+    reader = psycopg2.connect(
+        host=url.host, port=url.port, dbname=url.database, user="templates_analytics"
+    )
+    try:
+        with reader.cursor() as cur:
+            cur.execute("SELECT sum(runs) FROM analytics_templates")
+            assert cur.fetchone()[0] == 10
+        for table in ("notebook_executions", "notebooks", "audit_events", "templates"):
+            with reader.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute(f"SELECT 1 FROM {table}")  # noqa: S608 (the names above)
+            reader.rollback()
+    finally:
+        reader.close()
+        admin.dispose()

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +100,28 @@ def test_the_compose_file_has_every_part(compose: dict[str, Any]) -> None:
     # every long-running part says when it is healthy (haproxy's image has no client to
     # ask it with; haproxy itself checks the replicas), and waits for what it needs
     for name, service in services.items():
-        if name not in ("singleuser-image", "templates", "superset"):
+        if name not in ("singleuser-image", "templates"):
             assert "healthcheck" in service, name
     assert services["hub"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     # Superset only with its profile (docker-compose 1.29's config lists every service)
     profiled = {name: s["profiles"] for name, s in services.items() if "profiles" in s}
     assert profiled == {"superset": ["analytics"]}
+    # Superset starts through the deployment's bootstrap, mounted from deploy/superset
+    # (tests/test_superset.py runs it), and reads the service's database without a
+    # password in its address (superset_config.py adds it at connect time)
+    superset = services["superset"]
+    (mount,) = superset["volumes"]
+    source, target = mount.split(":")[:2]
+    assert Path(source) == DEPLOY / "superset"
+    assert superset["command"][0].startswith(target + "/")
+    script = DEPLOY / "superset" / Path(superset["command"][0]).relative_to(target)
+    assert os.access(script, os.X_OK)
+    assert superset["environment"]["SUPERSET_CONFIG_PATH"].startswith(target + "/")
+    address = superset["environment"]["TEMPLATES_ANALYTICS_DB_URI"]
+    assert urllib.parse.urlsplit(address).password is None
+    assert (
+        superset["environment"]["ANALYTICS_DB_PASSWORD"] == example_env()["ANALYTICS_DB_PASSWORD"]
+    )
 
 
 def test_secrets_come_from_env_and_the_example_holds_none(compose: dict[str, Any]) -> None:

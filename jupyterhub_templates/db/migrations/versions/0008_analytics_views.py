@@ -3,7 +3,9 @@ day with success rate and duration percentiles, failures by reason, active users
 day, and a summary per template. Columns are documented in README.md (Analytics).
 
 PostgreSQL only (percentile_cont, FILTER): on SQLite, the one-process demo database,
-there are no views.
+there are no views. A role named `templates_analytics`, if there is one, may read the
+views (and, since views run with their owner's rights, nothing else): dashboards connect
+through it and never see a parameter, a path's contents or an audit event.
 
 Revision ID: 0008_analytics_views
 Revises: 0007_leases
@@ -24,6 +26,8 @@ depends_on = None
 # status added later needs a migration that replaces them).
 FINISHED = "('success', 'failed', 'cancelled')"
 ACTIVE = "('pending', 'running')"
+#: the read-only role dashboards connect as (deploy/postgres/init-databases.sh makes it)
+READER = "templates_analytics"
 #: a run's duration as the API reports it: from its request to its end
 DURATION = "extract(epoch FROM end_time - created_at)"
 DAY = "(created_at AT TIME ZONE 'UTC')::date"
@@ -92,6 +96,13 @@ def upgrade() -> None:
         return
     for name, query in VIEWS.items():
         op.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
+    op.execute(
+        f"""DO $$ BEGIN
+            IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER}') THEN
+                GRANT SELECT ON {", ".join(VIEWS)} TO {READER};
+            END IF;
+        END $$"""
+    )
 
 
 def downgrade() -> None:
