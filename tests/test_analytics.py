@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fixtures.analytics import DAY1, DAY2, SECRET, percentile, seed
+from fixtures.analytics import DAY1, DAY2, READER, SECRET, make_reader, percentile, seed
 from sqlalchemy import text
 
 from jupyterhub_templates.db import Database
@@ -120,20 +120,11 @@ def test_the_reader_role_reads_the_views_and_nothing_else(pg_url: str) -> None:
     from sqlalchemy.engine import make_url
 
     admin = Database(pg_url)
-    with admin.engine.begin() as conn:
-        conn.execute(
-            text(
-                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles"
-                " WHERE rolname = 'templates_analytics') THEN"
-                " CREATE ROLE templates_analytics LOGIN; END IF; END $$"
-            )
-        )
+    make_reader(admin)
     admin.upgrade()
     seed(admin)
     url = make_url(pg_url)
-    reader = psycopg2.connect(
-        host=url.host, port=url.port, dbname=url.database, user="templates_analytics"
-    )
+    reader = psycopg2.connect(host=url.host, port=url.port, dbname=url.database, user=READER)
     try:
         with reader.cursor() as cur:
             cur.execute("SELECT sum(runs) FROM analytics_templates")

@@ -13,6 +13,7 @@ server (`run-server.sh`): Superset is served by `superset run`, its Flask server
 from __future__ import annotations
 
 import collections
+import datetime
 import json
 import os
 import secrets
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from fixtures.analytics import NOTEBOOKS, RUNS, seed
+from fixtures.analytics import NOTEBOOKS, READER, RUNS, make_reader, seed
 from fixtures.hub import clean_env, free_port, wait_for_http
 from fixtures.postgres import scratch_database
 from processes import stop
@@ -39,7 +40,6 @@ pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[1]
 SUPERSET = ROOT / "deploy" / "superset"
 SUPERSET_BIN = ROOT / ".venv-superset" / "bin"
-READER = "templates_analytics"
 #: bootstrap migrates Superset's metadata from nothing; on a busy machine that is slow
 START_TIMEOUT = 600.0
 
@@ -79,14 +79,7 @@ def superset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superset]:
     work = tmp_path_factory.mktemp("superset")
     with scratch_database() as templates_url, scratch_database() as metadata_url:
         database = Database(templates_url)
-        with database.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles"
-                    f" WHERE rolname = '{READER}') THEN"
-                    f" CREATE ROLE {READER} LOGIN; END IF; END $$"
-                )
-            )
+        make_reader(database)
         database.upgrade()
         seed(database)
         database.dispose()
@@ -197,24 +190,20 @@ def test_the_dashboard_and_its_datasets_are_imported(superset: Superset) -> None
         d["table_name"] for d in assets("datasets")
     )
     # each dataset's columns are the view's columns, with the view's types
-    with scratch_columns(superset) as view_columns:
-        for summary in datasets:
-            dataset = superset.api("GET", f"dataset/{summary['id']}")["result"]
-            assert dataset["database"]["database_name"] == "jupyterhub-templates"
-            got = {c["column_name"]: c["type"] for c in dataset["columns"]}
-            assert got == view_columns[dataset["table_name"]], dataset["table_name"]
+    columns = view_columns(superset.env["TEMPLATES_ANALYTICS_DB_URI"])
+    for summary in datasets:
+        dataset = superset.api("GET", f"dataset/{summary['id']}")["result"]
+        assert dataset["database"]["database_name"] == "jupyterhub-templates"
+        got = {c["column_name"]: c["type"] for c in dataset["columns"]}
+        assert got == columns[dataset["table_name"]], dataset["table_name"]
 
 
-class scratch_columns:
+def view_columns(url: str) -> dict[str, dict[str, str]]:
     """The analytics views' columns and types as PostgreSQL reports them."""
-
-    def __init__(self, superset: Superset) -> None:
-        self.url = superset.env["TEMPLATES_ANALYTICS_DB_URI"]
-
-    def __enter__(self) -> dict[str, dict[str, str]]:
-        self.database = Database(self.url)
-        views: dict[str, dict[str, str]] = collections.defaultdict(dict)
-        with self.database.session() as session:
+    database = Database(url)
+    views: dict[str, dict[str, str]] = collections.defaultdict(dict)
+    try:
+        with database.session() as session:
             for name, column, kind in session.execute(
                 text(
                     "SELECT table_name, column_name, upper(data_type)"
@@ -222,13 +211,13 @@ class scratch_columns:
                 )
             ):
                 views[name][column] = "VARCHAR" if kind == "CHARACTER VARYING" else kind
-        return views
-
-    def __exit__(self, *exc: object) -> None:
-        self.database.dispose()
+    finally:
+        database.dispose()
+    return views
 
 
 def day_of(run: tuple) -> str:
+    """A run's UTC day as the tests compare days."""
     return run[1].date().isoformat()
 
 
@@ -238,7 +227,7 @@ def test_each_chart_shows_the_known_runs(superset: Superset) -> None:
         for c in superset.api("GET", "dashboard/notebook-runs/charts")["result"]
     }
     for chart in charts.values():
-        chart["datasource_id"] = chart_datasource(superset, chart)
+        chart["datasource_id"] = chart_datasource(chart)
 
     # runs per day, by outcome
     expected: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -281,17 +270,14 @@ def test_each_chart_shows_the_known_runs(superset: Superset) -> None:
     assert "Traceback" not in superset.log.read_text()
 
 
-def chart_datasource(superset: Superset, chart: dict[str, Any]) -> int:
-    """The dataset id a chart reads (the chart API answers its table name)."""
-    params = json.loads(chart["params"])
-    uid = params["datasource"]  # "ID__table", set by the import
-    return int(uid.split("__")[0])
+def chart_datasource(chart: dict[str, Any]) -> int:
+    """The id of the dataset a chart reads: the import writes it into the chart's form
+    data as "ID__table"."""
+    return int(json.loads(chart["params"])["datasource"].split("__")[0])
 
 
 def day(row: dict[str, Any]) -> str:
     """A day as Superset answers it (epoch milliseconds at the day's UTC midnight)."""
-    import datetime
-
     return (
         datetime.datetime.fromtimestamp(row["day"] / 1000, tz=datetime.timezone.utc)
         .date()

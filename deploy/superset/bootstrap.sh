@@ -15,9 +15,9 @@ superset fab create-admin \
   --firstname Superset --lastname Admin --email admin@localhost
 superset init
 
-bundle=$(mktemp -d)/jupyterhub-templates-dashboard.zip
-python "$here/bundle.py" "$bundle"
-superset import-dashboards --path "$bundle" --username "${SUPERSET_ADMIN_USERNAME:-admin}"
-rm -f "$bundle"
+work=$(mktemp -d)
+python "$here/bundle.py" "$work/dashboard.zip"
+superset import-dashboards --path "$work/dashboard.zip" --username "${SUPERSET_ADMIN_USERNAME:-admin}"
+rm -rf "$work"
 
 exec "$@"

@@ -23,14 +23,13 @@ DATA_CACHE_CONFIG = CACHE_CONFIG
 ANALYTICS_DB_URI = os.environ.get("TEMPLATES_ANALYTICS_DB_URI", "")
 
 
-def _same_database(a: URL, b: URL) -> bool:
-    return (a.drivername, a.username, a.host, a.port, a.database) == (
-        b.drivername,
-        b.username,
-        b.host,
-        b.port,
-        b.database,
-    )
+def _identity(url: URL) -> tuple:
+    """What names a database connection, its password aside."""
+    return (url.drivername, url.username, url.host, url.port, url.database)
+
+
+# parsed once: Superset calls the mutator below for every connection it opens
+_ANALYTICS = _identity(make_url(ANALYTICS_DB_URI)) if ANALYTICS_DB_URI else None
 
 
 def DB_CONNECTION_MUTATOR(
@@ -40,6 +39,6 @@ def DB_CONNECTION_MUTATOR(
     connects. The imported connection carries none, so the password is neither stored
     in Superset's database nor shown in its connection editor. Other connections, added
     in Superset's UI, keep the passwords Superset stores for them."""
-    if ANALYTICS_DB_URI and _same_database(uri, make_url(ANALYTICS_DB_URI)):
+    if _ANALYTICS is not None and _identity(uri) == _ANALYTICS:
         uri = uri.set(password=os.environ["ANALYTICS_DB_PASSWORD"])
     return uri, params
