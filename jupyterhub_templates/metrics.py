@@ -57,6 +57,8 @@ class Action(str, Enum):
     DELETE = "delete"
     CREATE = "create"
     EXECUTE = "execute"
+    #: running an execution again
+    RERUN = "rerun"
     CANCEL = "cancel"
     RECORD_CHANGE = "record_change"
 

@@ -42,3 +42,28 @@ def test_pending_from_the_end_until_the_lookup_is_done(records: ExecutionRecords
     }
     assert records.get(forced)["mlflow"] == {"experiment_name": "a", "runs": [], "pending": False}
     assert records.pending_lookups() == []
+
+
+def test_a_kept_log_tail_reads_like_the_live_log(records: ExecutionRecords) -> None:
+    from jupyterhub_templates.execution.executions import read_tail, tail_of
+
+    log = "start\n" + "é" * 20 + "\nend\n"  # two-byte characters around the cut
+    end = 1000 + len(log.encode())
+    tail, start = tail_of(log, end, 15)
+    assert tail.endswith("\nend\n") and "\ufffd" not in tail
+    assert start + len(tail.encode()) == end and len(tail.encode()) <= 15
+    execution_id, _ = new_execution(records, "alice")
+    assert records.stored_log(execution_id) is None
+    records.set_log_tail(execution_id, tail, start)
+    assert records.stored_log(execution_id) == (tail, start)
+    whole = read_tail(tail, start, 0)
+    assert whole == {"offset": start, "next_offset": end, "log": tail, "truncated": True}
+    assert read_tail(tail, start, end - 4) == {
+        "offset": end - 4,
+        "next_offset": end,
+        "log": "end\n",
+        "truncated": False,
+    }
+    assert read_tail(tail, start, end + 50)["log"] == ""
+    # nothing to cut: the whole log, from its start
+    assert tail_of("short", 5, 100) == ("short", 0)

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 import requests
 from fixtures.hub import Hub, ServiceProcess
-from notebooks import write_python_notebook
+from notebooks import make_notebook, write_python_notebook
 from openapi_check import check_response
 from processes import PIDS_CELL, wait_file, wait_gone
 
@@ -220,6 +220,97 @@ def test_bad_execute_requests_record_nothing(
     assert r.status_code == code, r.text
     assert r.json()["status"] == "error"
     assert svc.request("GET", "executions", "alice").json()["total"] == before
+
+
+def rerun(svc: ServiceProcess, execution_id: int, user: str, **body: Any) -> requests.Response:
+    return svc.request("POST", f"execution/{execution_id}/rerun", user, json=body)
+
+
+def test_a_run_remembers_its_template_and_runs_again(svc: ServiceProcess, hub: Hub) -> None:
+    svc.publish("reruns/again.ipynb", make_notebook(body="print('trees', n_estimators)"))
+    r = svc.request(
+        "POST",
+        "create-from-template",
+        "alice",
+        json={
+            "template_name": "reruns/again.ipynb",
+            "target_directory": "reruns",
+            "parameters": {"n_estimators": 250},
+            "overwrite": True,
+        },
+    )
+    assert r.status_code == 201, r.text
+    created = r.json()
+    path = created["new_notebook_path"]
+    first = execute(svc, "alice", path, parameters={"use_gpu": True}).json()["execution_id"]
+    final = wait_final(svc, first)
+    assert final["status"] == "success", final
+    assert final["template_name"] == "reruns/again.ipynb"
+    assert final["template_version"] == created["template_version"] >= 1
+    assert final["parameters"] == {**created["parameters_applied"], "use_gpu": True}
+    assert final["rerun_of"] is None
+
+    r = rerun(svc, first, "alice")
+    assert r.status_code == 202, r.text
+    check_response("/execution/{id}/rerun", r)
+    again = wait_final(svc, r.json()["execution_id"])
+    assert again["status"] == "success", again
+    assert again["rerun_of"] == first
+    assert again["parameters"] == final["parameters"]
+    assert again["output_path"] not in (final["output_path"], path)
+    assert (again["template_version"], again["kernel_name"]) == (
+        final["template_version"],
+        final["kernel_name"],
+    )
+    assert "trees 250" in outputs(hub.user_dir("alice") / again["output_path"])
+
+    r = rerun(svc, first, "alice", parameters={"n_estimators": 7})
+    assert r.status_code == 202, r.text
+    edited = wait_final(svc, r.json()["execution_id"])
+    assert edited["parameters"] == {**final["parameters"], "n_estimators": 7}
+    assert "trees 7" in outputs(hub.user_dir("alice") / edited["output_path"])
+
+    before = svc.request("GET", "executions", "alice").json()["total"]
+    # someone else's run: unknown to a user, and the admin scope alone does not run code
+    # as its owner
+    assert rerun(svc, first, "bob").status_code == 404
+    assert rerun(svc, first, "carol").status_code == 403
+    for body, code in [
+        ({"parameters": [1]}, 400),
+        ({"parameters": {"a b": 1}}, 400),
+        ({"timeout": -1}, 400),
+        ({"overwrite": "yes"}, 400),
+        ({"output_path": "../out.ipynb"}, 400),
+    ]:
+        r = rerun(svc, first, "alice", **body)
+        assert r.status_code == code, (body, r.text)
+        assert r.json()["status"] == "error"
+    assert svc.request("POST", "execution/999999/rerun", "alice").status_code == 404
+    assert svc.request("POST", "execution/x/rerun", "alice").status_code == 400
+    assert svc.request("GET", "executions", "alice").json()["total"] == before
+
+
+def test_the_log_outlives_the_server(svc: ServiceProcess, hub: Hub) -> None:
+    """The server keeps a run's log only while it runs; the end of it is kept with the
+    record when the run ends."""
+    marker = uuid.uuid4().hex
+    path = write_notebook(hub, "bob", "logged.ipynb", f"print('{marker}')")
+    execution_id = execute(svc, "bob", path).json()["execution_id"]
+    assert wait_final(svc, execution_id, user="bob")["status"] == "success"
+    live = svc.request("GET", f"execution/{execution_id}/log", "bob").json()
+    hub.stop_server("bob")
+    r = svc.request("GET", f"execution/{execution_id}/log", "bob")
+    assert r.status_code == 200, r.text
+    check_response("/execution/{id}/log", r)
+    kept = r.json()
+    assert marker in kept["log"]
+    assert kept["next_offset"] == live["next_offset"]
+    assert kept["log"] == live["log"][len(live["log"]) - len(kept["log"]) :]
+    r = svc.request(
+        "GET", f"execution/{execution_id}/log", "bob", params={"offset": kept["next_offset"]}
+    )
+    assert r.json()["log"] == ""
+    assert svc.request("GET", f"execution/{execution_id}/log", "alice").status_code == 404
 
 
 def test_a_service_restart_does_not_lose_a_run(svc: ServiceProcess, hub: Hub) -> None:

@@ -59,14 +59,7 @@ def svc(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceP
     )
     service.start([f"--Catalog.max_upload_bytes={MAX_UPLOAD}"])
     params = "\n".join(f's{i} = ""' for i in range(20)) + "\nas_list = []\nas_dict = {}\n"
-    r = service.request(
-        "POST",
-        "minio/upload-template",
-        "carol",
-        files={"file": ("echo.ipynb", make_notebook(params, body=ECHO_BODY))},
-        data={"category": "hostile", "overwrite": "true"},
-    )
-    assert r.status_code in (200, 201), r.text
+    service.publish(TEMPLATE, make_notebook(params, body=ECHO_BODY))
     # alice's server runs, with a notebook of her own to aim at
     r = service.request(
         "POST",

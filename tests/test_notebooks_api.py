@@ -28,14 +28,7 @@ def svc(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceP
         workdir,
     )
     service.start()
-    r = service.request(
-        "POST",
-        "minio/upload-template",
-        "carol",
-        files={"file": ("params.ipynb", make_notebook(body="print(dataset_path, n_estimators)"))},
-        data={"category": "tests", "overwrite": "true"},
-    )
-    assert r.status_code in (200, 201), r.text
+    service.publish(TEMPLATE, make_notebook(body="print(dataset_path, n_estimators)"))
     yield service
     service.stop()
 

@@ -181,8 +181,16 @@ class Execution(Base):
     notebook_path: Mapped[str] = mapped_column(String(1024))
     output_path: Mapped[str] = mapped_column(String(1024))
     template_name: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    #: the template version the notebook was created from
+    template_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     kernel_name: Mapped[str] = mapped_column(String(255), default="")
+    #: the parameters the notebook was created with, and the run's own over them
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: the execution this one runs again
+    rerun_of: Mapped[int | None] = mapped_column(
+        ForeignKey("notebook_executions.id", ondelete="SET NULL", name="fk_executions_rerun_of"),
+        nullable=True,
+    )
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: pending, running, success, failed, cancelled
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -200,6 +208,10 @@ class Execution(Base):
     mlflow_runs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     #: the run has ended and its MLflow runs are still being looked up
     mlflow_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: the end of the run's log, kept when it ended (the server keeps the whole log only
+    #: while it runs), and the absolute offset of its first byte
+    log_tail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    log_tail_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     start_time: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     end_time: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from traitlets import Float, Unicode, default
+from traitlets import Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .. import jsontext, metrics
@@ -57,6 +57,8 @@ class ExecuteRequest:
     experiment_name: str | None = None
     #: replace an existing notebook at ``output_path`` (the default output is new)
     overwrite: bool = False
+    #: the execution this request runs again
+    rerun_of: int | None = None
 
 
 def default_output_path(notebook_path: str, execution_id: int) -> str:
@@ -107,6 +109,13 @@ class Executions(LoggingConfigurable):
 
     max_timeout = Float(
         86400.0, help="The longest timeout (seconds) a caller may give an execution."
+    ).tag(config=True)
+
+    log_tail_bytes = Int(
+        65536,
+        help="""How much of the end of a run's log (bytes) is kept in the database when
+        the run ends, so that it can still be read once the user's server has stopped or
+        forgotten the run. 0: none is kept.""",
     ).tag(config=True)
 
     def __init__(
@@ -187,8 +196,8 @@ class Executions(LoggingConfigurable):
         ``overwrite``) or cannot be reached.
         """
         path, output, parameters = await self.in_thread(self._check, request)
-        found = await self.in_thread(self.notebooks.latest_at, request.username, path)
-        notebook_id, template = found if found else (None, None)
+        found = await self.in_thread(self.notebooks.latest_at, request.username, path) or {}
+        notebook_id, template = found.get("id"), found.get("template_name")
         experiment = request.experiment_name or _experiment_for(template, path)
         server = await self.hub.ensure_running(request.username)
         await self._ensure_experiment(experiment)
@@ -199,9 +208,13 @@ class Executions(LoggingConfigurable):
             output_path=lambda i: output or default_output_path(path, i),
             remote_id=lambda i: f"{i}-{secrets.token_hex(6)}",
             kernel_name=request.kernel_name or "",
-            parameters=parameters,
+            # what the notebook was made with, and the run's own over it: what a rerun
+            # gives the run again
+            parameters={**found.get("parameters", {}), **parameters},
             timeout=request.timeout,
             template_name=template,
+            template_version=found.get("template_version"),
+            rerun_of=request.rerun_of,
             notebook_id=notebook_id,
             experiment_name=experiment,
         )
@@ -229,6 +242,37 @@ class Executions(LoggingConfigurable):
         self.monitor.watch(request.username)
         description = await self.monitor.apply(request.username, model, boot_id)
         return description or record
+
+    async def rerun(
+        self,
+        execution_id: int,
+        username: str | None,
+        *,
+        parameters: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        output_path: str | None = None,
+        overwrite: bool = False,
+    ) -> dict[str, Any]:
+        """Run ``username``'s execution (anyone's for None) again: the same notebook,
+        kernel, experiment and parameters, with ``parameters`` over those and
+        ``timeout`` instead of its own when given. An in-place run runs in place again;
+        another goes to a new notebook (or ``output_path``). Returns the new record."""
+        before = await self.in_thread(self.records.get, execution_id, username)
+        if parameters is not None and not isinstance(parameters, dict):
+            raise InvalidInput("parameters must be an object.")
+        request = ExecuteRequest(
+            username=before["username"],
+            notebook_path=before["notebook_path"],
+            in_place=before["in_place"],
+            kernel_name=before["kernel_name"] or None,
+            parameters={**before["parameters"], **(parameters or {})},
+            output_path=output_path,
+            timeout=timeout if timeout is not None else before["timeout"],
+            experiment_name=before["mlflow"]["experiment_name"],
+            overwrite=overwrite,
+            rerun_of=execution_id,
+        )
+        return await self.submit(request)
 
     async def _ensure_experiment(self, name: str) -> None:
         """Have the run's MLflow experiment exist before the run starts (two first runs
@@ -351,30 +395,61 @@ class Executions(LoggingConfigurable):
     async def read_log(
         self, execution_id: int, username: str | None, offset: int
     ) -> dict[str, Any]:
+        """The log from byte ``offset``: from the user's server while it has it, else
+        the tail kept when the run ended."""
         description = await self.in_thread(self.records.get, execution_id, username)
         owner, remote_id, _, _ = await self.in_thread(self.records.remote_ref, execution_id)
         server = await self.hub.get_server(owner)
-        if not server.running:
-            raise Unavailable(
-                "The log lives in the user's server, which is not running; start it to read "
-                "the log of a run it still remembers."
-            )
-        try:
-            answer = await self.extension.log(server, remote_id, offset)
-        except NotFound:
-            raise NotFound(
-                f"The user's server no longer has the log of execution {execution_id}."
-            ) from None
+        answer: dict[str, Any] | None = None
+        if server.running:
+            try:
+                answer = await self.extension.log(server, remote_id, offset)
+            except NotFound:
+                answer = None
+        if answer is None:
+            stored = await self.in_thread(self.records.stored_log, execution_id)
+            if stored is None and not server.running:
+                raise Unavailable(
+                    "The log lives in the user's server, which is not running, and none was "
+                    "kept for this run; start the server to read the log of a run it still "
+                    "remembers."
+                )
+            if stored is None:
+                raise NotFound(
+                    f"The user's server no longer has the log of execution {execution_id}."
+                )
+            answer = read_tail(*stored, offset)
         return {
             "execution_id": execution_id,
             "status": description["status"],
             **{k: answer.get(k) for k in ("offset", "next_offset", "log", "truncated")},
         }
 
+    async def _keep_log_tail(self, execution_id: int, username: str) -> None:
+        """Store the end of an ended run's log, read from the user's server (nothing
+        when the server is gone: it took the log with it)."""
+        if self.log_tail_bytes <= 0:
+            return
+        _, remote_id, _, _ = await self.in_thread(self.records.remote_ref, execution_id)
+        try:
+            server = await self.hub.get_server(username)
+            if not server.running:
+                return
+            answer = await self.extension.log(server, remote_id, 0)
+        except Exception as e:  # the log is a convenience: the run's record stands
+            log.info("log of execution %s not kept: %s", execution_id, type(e).__name__)
+            return
+        text, offset = tail_of(
+            str(answer.get("log") or ""), _count(answer.get("next_offset")), self.log_tail_bytes
+        )
+        await self.in_thread(self.records.set_log_tail, execution_id, text, offset)
+
     # -- after the run -----------------------------------------------------------
 
     async def _after_run(self, execution_id: int, description: dict[str, Any]) -> None:
-        """Look up the MLflow runs the notebook started and store them on the record."""
+        """Keep the end of the log; look up the MLflow runs the notebook started and
+        store them on the record."""
+        await self._keep_log_tail(execution_id, description["username"])
         if not self.mlflow_tracking_uri:
             return
         experiment = (description.get("mlflow") or {}).get("experiment_name")
@@ -396,3 +471,34 @@ class Executions(LoggingConfigurable):
         # the lookup is done either way: the record stops saying it is pending
         await self.in_thread(self.records.set_runs, execution_id, runs or None)
         await self.monitor.publish(execution_id)
+
+
+def _count(value: Any) -> int:
+    return value if type(value) is int and value >= 0 else 0
+
+
+def tail_of(text: str, end: int, limit: int) -> tuple[str, int]:
+    """The last ``limit`` bytes of a log ``text`` whose end is absolute byte ``end``,
+    cut at a character boundary: ``(tail, absolute offset of its first byte)``."""
+    data = text.encode("utf-8")
+    if len(data) > limit:
+        data = data[-limit:]
+        while data and data[0] & 0xC0 == 0x80:  # a continuation byte: not a start
+            data = data[1:]
+    end = max(end, len(data))
+    return data.decode("utf-8", errors="replace"), end - len(data)
+
+
+def read_tail(text: str, start: int, offset: int) -> dict[str, Any]:
+    """Read a kept tail (beginning at absolute byte ``start``) from ``offset``, as the
+    server extension reads a live log: ``offset``, ``next_offset``, ``log``, ``truncated``
+    (the offset was before the kept part)."""
+    data = text.encode("utf-8")
+    begin = min(max(offset, start), start + len(data))
+    chunk = data[begin - start :]
+    return {
+        "offset": begin,
+        "next_offset": start + len(data),
+        "log": chunk.decode("utf-8", errors="replace"),
+        "truncated": offset < start,
+    }

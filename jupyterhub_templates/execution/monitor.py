@@ -215,7 +215,7 @@ class ExecutionMonitor(LoggingConfigurable):
                 self._wake.pop(execution_id, None)
 
     async def settle(self, execution_id: int, username: str, timeout: float = 30.0) -> bool:
-        """Wait (at most ``timeout`` seconds) for the after-the-end work (MLflow lookup) of
+        """Wait (at most ``timeout`` seconds) for the after-the-end work (log tail, MLflow) of
         a run that has just ended. Returns whether there was such work in this process
         lately, i.e. whether a description read before the call may lack its results.
 

@@ -70,9 +70,11 @@ EXECUTION_FIELDS = (
     "output_path",
     "in_place",
     "template_name",
+    "template_version",
     "kernel_name",
     "parameters",
     "timeout",
+    "rerun_of",
     "started_running",
     "progress",
     "error",
@@ -107,9 +109,11 @@ def describe_execution(e: Execution, base_url: str = "") -> dict[str, Any]:
         "output_path": e.output_path,
         "in_place": e.output_path == e.notebook_path,
         "template_name": e.template_name,
+        "template_version": e.template_version,
         "kernel_name": e.kernel_name,
         "parameters": e.parameters or {},
         "timeout": e.timeout,
+        "rerun_of": e.rerun_of,
         "started_running": _ts(e.start_time),
         "progress": {
             "cells_done": e.cells_done,
@@ -154,6 +158,8 @@ class ExecutionRecords:
         template_name: str | None,
         notebook_id: int | None,
         experiment_name: str | None,
+        template_version: int | None = None,
+        rerun_of: int | None = None,
     ) -> tuple[dict[str, Any], str]:
         """A new ``pending`` record: ``(description, remote_id)``; output path and remote
         id may depend on its id."""
@@ -168,6 +174,8 @@ class ExecutionRecords:
                 timeout=timeout,
                 status=Status.PENDING.value,
                 template_name=template_name,
+                template_version=template_version,
+                rerun_of=rerun_of,
                 notebook_id=notebook_id,
                 experiment_name=experiment_name,
                 mlflow_runs=[],
@@ -371,6 +379,28 @@ class ExecutionRecords:
                 e.updated_at = utcnow()
                 notify(session, EXECUTIONS, str(e.id))
                 session.commit()
+
+    def set_log_tail(self, execution_id: int, text: str, offset: int) -> None:
+        """Keep the end of an ended run's log: ``text`` starting at absolute byte
+        ``offset`` of the whole log."""
+        with self.db.write_session() as session:
+            e = session.get(Execution, execution_id, with_for_update=True)
+            if e is not None:
+                e.log_tail = text
+                e.log_tail_offset = offset
+                session.commit()
+
+    def stored_log(self, execution_id: int) -> tuple[str, int] | None:
+        """``(tail, offset)`` kept by :meth:`set_log_tail`, or None."""
+        with self.db.session() as session:
+            row = session.execute(
+                select(Execution.log_tail, Execution.log_tail_offset).where(
+                    Execution.id == execution_id
+                )
+            ).first()
+            if row is None or row[0] is None:
+                return None
+            return row[0], int(row[1] or 0)
 
     def pending_lookups(self) -> list[tuple[int, dict[str, Any]]]:
         """Ended runs whose MLflow lookup was interrupted (the service stopped)."""

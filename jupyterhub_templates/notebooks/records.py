@@ -254,13 +254,15 @@ class NotebookRecords:
             session.delete(nb)
             session.commit()
 
-    def latest_at(self, username: str, path: str) -> tuple[int, str | None] | None:
-        """``(id, template_name)`` of the newest record of ``path`` in the user's server."""
+    def latest_at(self, username: str, path: str) -> dict[str, Any] | None:
+        """The newest record of ``path`` in the user's server (:func:`describe_notebook`),
+        or None."""
         with self.db.session() as session:
-            row = session.execute(
-                select(Notebook.id, Notebook.template_name)
+            nb = session.scalars(
+                select(Notebook)
                 .where(Notebook.username == username, Notebook.path == path)
                 .order_by(Notebook.id.desc())
                 .limit(1)
+                .options(selectinload(Notebook.params))
             ).first()
-            return (row[0], row[1]) if row else None
+            return describe_notebook(nb) if nb is not None else None

@@ -38,16 +38,9 @@ class ExecutionBase(BaseHandler):
     def with_urls(self, description: dict[str, Any]) -> dict[str, Any]:
         return {**description, **self.executions.urls(description)}
 
-
-class ExecuteNotebookHandler(ExecutionBase):
-    """``POST /execute-notebook``: run into a new notebook beside the input; answer once
-    the first cell has run (or the run ended), or after ``Executions.first_cell_timeout``."""
-
-    actions = {"POST": Action.EXECUTE}
-
-    async def post(self) -> None:
-        body = await self.json_body()
-        record = await self.executions.submit(await self._request(body, in_place=False))
+    async def answer_started(self, record: dict[str, Any]) -> None:
+        """Answer 202 for a dispatched run once its first cell has run (or it ended),
+        or after ``Executions.first_cell_timeout``."""
         execution_id = record["execution_id"]
         self.audit_target = f"execution {execution_id}"
         current = await self.executions.wait_first_cell(
@@ -67,6 +60,18 @@ class ExecuteNotebookHandler(ExecutionBase):
             },
             202,
         )
+
+
+class ExecuteNotebookHandler(ExecutionBase):
+    """``POST /execute-notebook``: run into a new notebook beside the input; answer once
+    the first cell has run (or the run ended), or after ``Executions.first_cell_timeout``."""
+
+    actions = {"POST": Action.EXECUTE}
+
+    async def post(self) -> None:
+        body = await self.json_body()
+        record = await self.executions.submit(await self._request(body, in_place=False))
+        await self.answer_started(record)
 
 
 class ExecuteInPlaceHandler(ExecutionBase):
@@ -137,6 +142,33 @@ class CancelExecutionHandler(ExecutionBase):
         await self.write_json_off_loop(self.with_urls(description))
 
 
+class RerunExecutionHandler(ExecutionBase):
+    """``POST /execution/{id}/rerun``: run an execution again (same notebook, kernel,
+    experiment and parameters; ``parameters`` in the body change some), answered like
+    ``POST /execute-notebook``. Running someone else's run again runs code as them: it
+    needs the right to reach their server, as acting for them does."""
+
+    actions = {"POST": Action.RERUN}
+
+    async def post(self, raw_id: str) -> None:
+        self.audit_target = f"execution {raw_id}"
+        execution_id = self._id(raw_id)
+        body = await self.json_body()
+        before = await self.own_or_any(
+            lambda owner: self.in_thread(self.executions.records.get, execution_id, owner)
+        )
+        owner = await self.acting_for(before["username"])
+        record = await self.executions.rerun(
+            execution_id,
+            owner,
+            parameters=body.get("parameters"),
+            timeout=body.get("timeout"),
+            output_path=self.body_str(body, "output_path"),
+            overwrite=self.body_bool(body, "overwrite"),
+        )
+        await self.answer_started(record)
+
+
 class ExecutionLogHandler(ExecutionBase):
     """``GET /execution/{id}/log?offset=``."""
 
@@ -156,5 +188,6 @@ def routes() -> list[tuple[str, type]]:
         (r"execution-status/([^/]+)", ExecutionStatusHandler),
         ("executions", ExecutionsHandler),
         (r"execution/([^/]+)/cancel", CancelExecutionHandler),
+        (r"execution/([^/]+)/rerun", RerunExecutionHandler),
         (r"execution/([^/]+)/log", ExecutionLogHandler),
     ]

@@ -110,6 +110,23 @@ def schemas() -> dict[str, Any]:
                 },
             },
         },
+        "RerunRequest": {
+            "type": "object",
+            "properties": {
+                "parameters": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "Parameters to change; the others are the run's own.",
+                },
+                "timeout": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+                "output_path": {
+                    "type": "string",
+                    "description": "Where the executed notebook goes; default "
+                    "'<name>-run-<id>.ipynb' beside the input (in place for a run in place).",
+                },
+                "overwrite": {"type": "boolean", "default": False},
+            },
+        },
         "Execution": {
             "type": "object",
             "required": required(
@@ -118,9 +135,11 @@ def schemas() -> dict[str, Any]:
                     "username",
                     "in_place",
                     "template_name",
+                    "template_version",
                     "kernel_name",
                     "parameters",
                     "timeout",
+                    "rerun_of",
                     "started_running",
                     "log_url",
                 ),
@@ -139,9 +158,24 @@ def schemas() -> dict[str, Any]:
                     "output_path": {"type": "string"},
                     "in_place": {"type": "boolean"},
                     "template_name": nullable_str,
+                    "template_version": {
+                        "type": "integer",
+                        "nullable": True,
+                        "description": "The template version the notebook was created from.",
+                    },
                     "kernel_name": {"type": "string"},
-                    "parameters": {"type": "object", "additionalProperties": True},
+                    "parameters": {
+                        "type": "object",
+                        "additionalProperties": True,
+                        "description": "The parameters the notebook was created with, and "
+                        "the run's own over them: what a rerun runs with.",
+                    },
                     "timeout": {"type": "number", "nullable": True},
+                    "rerun_of": {
+                        "type": "integer",
+                        "nullable": True,
+                        "description": "The execution this one runs again.",
+                    },
                     "started_running": {"type": "string", "format": "date-time", "nullable": True},
                     "progress": {
                         "type": "object",
@@ -320,9 +354,29 @@ def paths() -> dict[str, Any]:
                 },
             }
         },
+        "/execution/{id}/rerun": {
+            "post": {
+                "summary": "Run an execution again, with the same or changed parameters",
+                "description": "The same notebook, kernel, experiment, timeout and "
+                "parameters (those in the body change some); the new execution's rerun_of "
+                "names this one. Answers like /execute-notebook. Another user's run needs "
+                "the right to reach their server.",
+                "operationId": "rerunExecution",
+                "parameters": [ex],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref("RerunRequest")}},
+                },
+                "responses": {
+                    "202": _json(_ref("ExecutionStarted"), "Dispatched"),
+                    **_errors(400, 403, 404, 409, 413, 502, 503),
+                },
+            }
+        },
         "/execution/{id}/log": {
             "get": {
-                "summary": "The captured output of an execution (from the user's server)",
+                "summary": "The captured output of an execution (from the user's server "
+                "while it has it, else the tail kept when the run ended)",
                 "operationId": "executionLog",
                 "parameters": [
                     ex,
