@@ -60,6 +60,13 @@ class Action(str, Enum):
     #: running an execution again
     RERUN = "rerun"
     CANCEL = "cancel"
+    JOB_CREATE = "job_create"
+    JOB_UPDATE = "job_update"
+    JOB_DELETE = "job_delete"
+    JOB_PAUSE = "job_pause"
+    JOB_RESUME = "job_resume"
+    #: a job run asked for through the API
+    JOB_RUN = "job_run"
     RECORD_CHANGE = "record_change"
 
 

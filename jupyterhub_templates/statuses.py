@@ -1,4 +1,5 @@
-"""What an execution can be, and why one fails: the one list every layer uses.
+"""What an execution can be, why one fails, and what became of a job's run: the one
+list every layer uses.
 
 The service's records, its monitor and OpenAPI document, the server extension, the
 runner child process, the tests and the benchmarks import these; the Lab's TypeScript
@@ -14,7 +15,16 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["ACTIVE", "FINAL", "REASONS", "STATUSES", "Reason", "Status"]
+__all__ = [
+    "ACTIVE",
+    "FINAL",
+    "JOB_RUN_STATES",
+    "REASONS",
+    "STATUSES",
+    "JobRunState",
+    "Reason",
+    "Status",
+]
 
 
 class Status(str, Enum):
@@ -46,6 +56,27 @@ class Reason(str, Enum):
         return self.value
 
 
+class JobRunState(str, Enum):
+    """What became of one firing of a job (its execution, once there is one, has a
+    :class:`Status` of its own)."""
+
+    #: waiting for the job's previous run to end (overlap policy ``queue``)
+    QUEUED = "queued"
+    #: being turned into a notebook and an execution
+    DISPATCHING = "dispatching"
+    #: its execution exists (``execution_id``)
+    DISPATCHED = "dispatched"
+    #: not run: the job's previous run still ran (overlap policy ``skip``)
+    SKIPPED = "skipped"
+    #: could not be dispatched (the template is gone, the server did not start, ...)
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: every job run state (the OpenAPI enum's order)
+JOB_RUN_STATES: tuple[str, ...] = tuple(s.value for s in JobRunState)
 #: every status, in the order a run goes through them (the OpenAPI enum's order)
 STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
 #: statuses a run ends in; it never leaves them

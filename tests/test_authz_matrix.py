@@ -21,7 +21,7 @@ route without a row fails. Callers:
   never calls itself; it reaches users' servers, not its own API.
 
 Every refusal (403 or 404) is checked to have changed nothing: the template list,
-alice's notebook records, alice's executions and the files in alice's server root are
+alice's notebook records, alice's executions and jobs, and the files in alice's server root are
 read before and after and compared. Cookie-authenticated writes without the XSRF token
 are refused (the last tests).
 """
@@ -59,6 +59,7 @@ class World:
     notebook_id: int = 0  # alice's notebook record (from create-from-template)
     finished_id: int = 0  # alice's finished execution
     running_id: int = 0  # alice's long-running execution
+    job_id: int = 0  # alice's job (run only when asked)
     counter: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -124,6 +125,23 @@ def start_long_run(w: World) -> int:
     return execution_id
 
 
+def new_job(w: World, caller: str = "alice", **body: Any) -> int:
+    r = w.call(
+        caller,
+        "POST",
+        "jobs",
+        json={
+            "name": w.unique("job"),
+            "template_name": TEMPLATE,
+            "target_directory": "authz/jobs",
+            "kernel_name": "python3",
+            **body,
+        },
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
 def new_record(w: World) -> int:
     r = w.call("alice", "POST", "submit-notebook", json={"notebook_path": "authz/quick.ipynb"})
     assert r.status_code == 201, r.text
@@ -169,6 +187,7 @@ def world(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]
         w.finished_id = r.json()["execution_id"]
         assert wait_status(w, w.finished_id, FINAL)["status"] == "success"
         w.running_id = start_long_run(w)
+        w.job_id = new_job(w)
         yield w
     finally:
         for e in w.call("carol", "GET", "executions", params={"all": "true", "limit": 500}).json()[
@@ -200,12 +219,14 @@ def snapshot(w: World) -> dict[str, Any]:
     executions = w.call(
         "carol", "GET", "executions", params={"username": "alice", "limit": 500}
     ).json()["executions"]
+    jobs = w.call("carol", "GET", "jobs", params={"username": "alice", "limit": 500}).json()
     # a running execution's output notebook is being written by the run itself
     running_outputs = {e["output_path"] for e in executions if e["status"] not in FINAL}
     return {
         "templates": sorted((t["name"], t["version"]) for t in templates["templates"]),
         "notebooks": notebooks,
         "executions": sorted((e["execution_id"], e["status"]) for e in executions),
+        "jobs": sorted((j["id"], j["name"], j["active"]) for j in jobs["jobs"]),
         "files": files(w.hub.user_dir("alice"), running_outputs),
     }
 
@@ -362,6 +383,69 @@ def check_cancelled(w: World, caller: str, r: requests.Response) -> None:
     assert wait_status(w, w.extra["cancel_target"], FINAL)["status"] == "cancelled"
 
 
+def req_rerun(w: World, caller: str, expected: int) -> requests.Response:
+    return w.call(caller, "POST", f"execution/{w.finished_id}/rerun")
+
+
+def check_rerun(w: World, caller: str, r: requests.Response) -> None:
+    check_executed(w, caller, r)
+    assert execution(w, r.json()["execution_id"])["rerun_of"] == w.finished_id
+
+
+def req_job(method: str, suffix: str = "", **kwargs: Any) -> Request:
+    def request(w: World, caller: str, expected: int) -> requests.Response:
+        return w.call(caller, method, f"jobs/{w.job_id}{suffix}", **kwargs)
+
+    return request
+
+
+def req_new_job(w: World, caller: str, expected: int) -> requests.Response:
+    return w.call(
+        caller,
+        "POST",
+        "jobs",
+        json={"name": w.unique("job"), "template_name": TEMPLATE, "username": "alice"},
+    )
+
+
+def check_job_is_alices(w: World, caller: str, r: requests.Response) -> None:
+    assert r.json()["owner"] == "alice"
+
+
+def req_patch_job(w: World, caller: str, expected: int) -> requests.Response:
+    w.extra["job_name"] = f"changed by {caller}"
+    return w.call(caller, "PATCH", f"jobs/{w.job_id}", json={"name": w.extra["job_name"]})
+
+
+def check_job_patched(w: World, caller: str, r: requests.Response) -> None:
+    assert w.call("alice", "GET", f"jobs/{w.job_id}").json()["name"] == w.extra["job_name"]
+
+
+def req_delete_job(w: World, caller: str, expected: int) -> requests.Response:
+    target = new_job(w) if expected == 204 else w.job_id
+    w.extra["deleted_job"] = target
+    return w.call(caller, "DELETE", f"jobs/{target}")
+
+
+def check_job_deleted(w: World, caller: str, r: requests.Response) -> None:
+    assert w.call("alice", "GET", f"jobs/{w.extra['deleted_job']}").status_code == 404
+
+
+def check_job_ran(w: World, caller: str, r: requests.Response) -> None:
+    run_id = r.json()["id"]
+    deadline = time.monotonic() + 90
+    while True:
+        page = w.call("alice", "GET", f"jobs/{w.job_id}/runs", params={"limit": 500}).json()
+        run = next(x for x in page["runs"] if x["id"] == run_id)
+        if run.get("execution_id"):
+            break
+        assert run["state"] == "dispatching", run
+        assert time.monotonic() < deadline, run
+        time.sleep(0.3)
+    final = wait_status(w, run["execution_id"], FINAL)
+    assert final["status"] == "success" and final["username"] == "alice", final
+
+
 def req_submit(w: World, caller: str, expected: int) -> requests.Response:
     return w.call(
         caller,
@@ -445,6 +529,26 @@ ROWS: dict[tuple[str, str], Row] = {
         also=check_bob_sees_only_his("executions"),
     ),
     ("POST", "/execution/{id}/cancel"): Row(user_codes(200, bob=404), req_cancel, check_cancelled),
+    ("POST", "/execution/{id}/rerun"): Row(
+        user_codes(202, bob=404, carol=403), req_rerun, check_rerun
+    ),
+    # jobs: alice's own; the admin scope sees, pauses, resumes and deletes them, and
+    # changes or runs them (code run as alice) only with access to her server
+    ("GET", "/jobs"): Row(
+        user_codes(200, bob=403), req_get(lambda w: "jobs", params={"username": "alice"})
+    ),
+    ("POST", "/jobs"): Row(acting_for_alice(201), req_new_job, check_job_is_alices),
+    ("GET", "/jobs/{id}"): Row(user_codes(200, bob=404), req_job("GET")),
+    ("PATCH", "/jobs/{id}"): Row(
+        user_codes(200, bob=404, carol=403), req_patch_job, check_job_patched
+    ),
+    ("DELETE", "/jobs/{id}"): Row(user_codes(204, bob=404), req_delete_job, check_job_deleted),
+    ("POST", "/jobs/{id}/pause"): Row(user_codes(200, bob=404), req_job("POST", "/pause")),
+    ("POST", "/jobs/{id}/resume"): Row(user_codes(200, bob=404), req_job("POST", "/resume")),
+    ("POST", "/jobs/{id}/run"): Row(
+        user_codes(202, bob=404, carol=403), req_job("POST", "/run"), check_job_ran
+    ),
+    ("GET", "/jobs/{id}/runs"): Row(user_codes(200, bob=404), req_job("GET", "/runs")),
     ("GET", "/execution/{id}/log"): Row(
         user_codes(200, bob=404), req_get(lambda w: f"execution/{w.finished_id}/log")
     ),

@@ -169,7 +169,10 @@ class Execution(Base):
     """
 
     __tablename__ = "notebook_executions"
-    __table_args__ = (UniqueConstraint("remote_id", name="uq_executions_remote_id"),)
+    __table_args__ = (
+        UniqueConstraint("remote_id", name="uq_executions_remote_id"),
+        UniqueConstraint("job_run_id", name="uq_executions_job_run_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     remote_id: Mapped[str] = mapped_column(String(64))
@@ -186,6 +189,11 @@ class Execution(Base):
     kernel_name: Mapped[str] = mapped_column(String(255), default="")
     #: the parameters the notebook was created with, and the run's own over them
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: the job run that started it (at most one execution per job run)
+    job_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("job_runs.id", ondelete="SET NULL", name="fk_executions_job_run"),
+        nullable=True,
+    )
     #: the execution this one runs again
     rerun_of: Mapped[int | None] = mapped_column(
         ForeignKey("notebook_executions.id", ondelete="SET NULL", name="fk_executions_rerun_of"),
@@ -215,6 +223,63 @@ class Execution(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     start_time: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     end_time: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Job(Base):
+    """A job definition (:mod:`jupyterhub_templates.jobs`): a template to make a notebook
+    from and run, as its owner, now or on a cron schedule."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(255), index=True)
+    template_name: Mapped[str] = mapped_column(String(320))
+    #: None: the template's current version at each run
+    template_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    target_directory: Mapped[str] = mapped_column(String(1024), default="")
+    name_pattern: Mapped[str] = mapped_column(String(255))
+    kernel_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: a cron expression (None: runs only when asked)
+    schedule: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    #: False: paused, its schedule fires nothing
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: a slot while the previous run still runs: skip or queue
+    overlap: Mapped[str] = mapped_column(String(16), default="skip")
+    #: slots missed while no replica could fire them: once (one run for them) or skip
+    missed: Mapped[str] = mapped_column(String(16), default="once")
+    #: the next slot to fire (UTC); None when paused or unscheduled
+    next_run_at: Mapped[datetime.datetime | None] = mapped_column(
+        UTCDateTime, nullable=True, index=True
+    )
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JobRun(Base):
+    """One firing of a job: a schedule's slot or a run asked for, and what became of it
+    (:class:`~jupyterhub_templates.statuses.JobRunState`). A slot fires at most once: the
+    pair ``(job_id, slot)`` is unique."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job_id", "slot", name="uq_job_runs_slot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE", name="fk_job_runs_job"), index=True
+    )
+    #: the schedule's slot (UTC); None for a run asked for
+    slot: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    execution_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: the notebook the run made
+    notebook_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

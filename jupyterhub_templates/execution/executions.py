@@ -59,6 +59,8 @@ class ExecuteRequest:
     overwrite: bool = False
     #: the execution this request runs again
     rerun_of: int | None = None
+    #: the job run this request dispatches (a job run has at most one execution)
+    job_run_id: int | None = None
 
 
 def default_output_path(notebook_path: str, execution_id: int) -> str:
@@ -215,6 +217,7 @@ class Executions(LoggingConfigurable):
             template_name=template,
             template_version=found.get("template_version"),
             rerun_of=request.rerun_of,
+            job_run_id=request.job_run_id,
             notebook_id=notebook_id,
             experiment_name=experiment,
         )

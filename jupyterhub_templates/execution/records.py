@@ -160,6 +160,7 @@ class ExecutionRecords:
         experiment_name: str | None,
         template_version: int | None = None,
         rerun_of: int | None = None,
+        job_run_id: int | None = None,
     ) -> tuple[dict[str, Any], str]:
         """A new ``pending`` record: ``(description, remote_id)``; output path and remote
         id may depend on its id."""
@@ -176,6 +177,7 @@ class ExecutionRecords:
                 template_name=template_name,
                 template_version=template_version,
                 rerun_of=rerun_of,
+                job_run_id=job_run_id,
                 notebook_id=notebook_id,
                 experiment_name=experiment_name,
                 mlflow_runs=[],

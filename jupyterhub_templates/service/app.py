@@ -36,6 +36,8 @@ from ..execution.executions import Executions
 from ..execution.monitor import ExecutionMonitor
 from ..execution.records import ExecutionRecords
 from ..hub import ContentsClient, ExtensionClient, HubClient
+from ..jobs.records import JobRecords
+from ..jobs.scheduler import JobScheduler
 from ..metrics import Action
 from ..notebooks.creator import NotebookCreator
 from ..notebooks.records import NotebookRecords
@@ -480,13 +482,22 @@ class TemplatesService(Application):
             parent=self,
             log=self.log,
         )
+        execution_records = ExecutionRecords(self.db, self.base_url)
         self.executions = Executions(
-            records=ExecutionRecords(self.db, self.base_url),
+            records=execution_records,
             notebooks=self.notebook_records,
             hub=self.hub,
             extension=ExtensionClient(self.hub),
             in_thread=self.in_thread,
             public_url=self.public_url,
+            parent=self,
+            log=self.log,
+        )
+        self.jobs = JobScheduler(
+            records=JobRecords(self.db, execution_records.describe),
+            creator=self.creator,
+            executions=self.executions,
+            in_thread=self.in_thread,
             parent=self,
             log=self.log,
         )
@@ -531,6 +542,7 @@ class TemplatesService(Application):
             "creator": self.creator,
             "notebook_records": self.notebook_records,
             "executions": self.executions,
+            "jobs": self.jobs,
             "base_url": prefix,
             "download_secret": self.download_url_secret,
             "health": self.health,
@@ -567,6 +579,7 @@ class TemplatesService(Application):
             )
             self.exit(1)
         await self.executions.start()
+        await self.jobs.start()
         await self.audit.start()
         self.log.info("jupyterhub-templates %s listening on %s", __version__, self.bind_url)
         return self.http_server
@@ -582,6 +595,7 @@ class TemplatesService(Application):
                     len(self.in_flight),
                     self.shutdown_timeout,
                 )
+            await self.jobs.stop()
             await self.executions.stop()
             await self.http_server.close_all_connections()
             await self.audit.stop()
@@ -672,6 +686,7 @@ TemplatesService.classes = [
     NotebookCreator,
     Executions,
     ExecutionMonitor,
+    JobScheduler,
     HubClient,
     AuditTrail,
     *_installed_stores(),
