@@ -118,23 +118,31 @@ def _runs(records: JobRecords, job_id: int) -> list[JobRun]:
         return list(session.scalars(select(JobRun).where(JobRun.job_id == job_id)))
 
 
-def _make_due(records: JobRecords, job_id: int, seconds_ago: float) -> None:
+HOURLY = "0 * * * *"
+#: all three slots are on time: each fires on its own
+GRACE = 3 * 3600 + 60
+
+
+def _make_due(records: JobRecords, job_id: int, slots: int) -> None:
+    """Make exactly ``slots`` hourly slots due: the last one this hour's, so that no
+    further slot falls due while the test runs (unless it runs across an hour)."""
     from jupyterhub_templates.db.models import Job, utcnow
 
+    this_hour = next_slot(HOURLY, "UTC", utcnow() - s(3600))
     with records.db.write_session() as session:
         job = session.get(Job, job_id)
-        job.next_run_at = next_slot(EVERY_5S, "UTC", utcnow() - s(seconds_ago + 5))
+        job.next_run_at = this_hour - s(3600 * (slots - 1))
         session.commit()
 
 
 def test_each_slot_fires_once_and_overlap_policies(jobs) -> None:
     records, executions = jobs
-    skip = _job(records)
-    queue = _job(records, overlap="queue")
+    skip = _job(records, schedule=HOURLY)
+    queue = _job(records, schedule=HOURLY, overlap="queue")
     assert skip["next_run_at"] is not None
     for job in (skip, queue):
-        _make_due(records, job["id"], 12)
-    fired = records.fire_due(grace=60)
+        _make_due(records, job["id"], 3)
+    fired = records.fire_due(grace=GRACE)
     # three slots each: the first dispatches, the others wait for it or are skipped
     assert sorted(r.state for r in _runs(records, skip["id"])) == [
         "dispatching",
@@ -147,7 +155,7 @@ def test_each_slot_fires_once_and_overlap_policies(jobs) -> None:
         "queued",
     ]
     assert len(fired) == 2
-    assert records.fire_due(grace=60) == []  # nothing new is due, nothing fires twice
+    assert records.fire_due(grace=GRACE) == []  # nothing new is due, nothing fires twice
     # the queued run goes once the first has its execution and it has ended
     first = next(r for r in _runs(records, queue["id"]) if r.state == "dispatching")
     record, remote = executions.create(
@@ -164,9 +172,9 @@ def test_each_slot_fires_once_and_overlap_policies(jobs) -> None:
         job_run_id=first.id,
     )
     records.end_dispatch(first.id, execution_id=record["execution_id"], notebook_path="n.ipynb")
-    assert records.fire_due(grace=60) == []  # still running
+    assert records.fire_due(grace=GRACE) == []  # still running
     executions.apply_remote("alice", {"id": remote, "status": "success"}, "boot")
-    promoted = records.fire_due(grace=60)
+    promoted = records.fire_due(grace=GRACE)
     assert len(promoted) == 1
     assert records.get(queue["id"])["last_run"]["state"] in ("dispatching", "queued")
     slots = [r.slot for r in _runs(records, queue["id"])]

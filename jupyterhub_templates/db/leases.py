@@ -25,11 +25,10 @@ import os
 import secrets
 import socket
 
-from sqlalchemy import case, delete, select, text, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
-from .models import Lease, utcnow
+from .models import Lease
 from .session import Database
 
 __all__ = ["Leases", "replica_id"]
@@ -48,18 +47,11 @@ class Leases:
         self.db = db
         self.holder = holder or replica_id()
 
-    def _now(self, session: Session) -> datetime.datetime:
-        if self.db.is_sqlite:
-            return utcnow()
-        now = session.scalar(text("SELECT now()"))
-        assert isinstance(now, datetime.datetime)
-        return now.astimezone(datetime.timezone.utc)
-
     def take(self, kind: str, name: str, ttl: float) -> bool:
         """Hold ``(kind, name)`` for ``ttl`` seconds, if it is free, expired or already
         ours (then this renews it); whether we hold it now."""
         with self.db.write_session() as session:
-            now = self._now(session)
+            now = self.db.now(session)
             insert = (sqlite.insert if self.db.is_sqlite else postgresql.insert)(Lease)
             statement = (
                 insert.values(
@@ -92,7 +84,7 @@ class Leases:
         """Extend every lease of ``kind`` we hold by ``ttl`` seconds from now; the names
         we still hold (one taken over by another replica is no longer ours)."""
         with self.db.write_session() as session:
-            now = self._now(session)
+            now = self.db.now(session)
             names = session.scalars(
                 update(Lease)
                 .where(Lease.kind == kind, Lease.holder == self.holder)
@@ -121,7 +113,7 @@ class Leases:
     def live(self, kind: str) -> dict[str, str]:
         """The unexpired leases of ``kind``: name → holder, whoever holds them."""
         with self.db.session() as session:
-            now = self._now(session)
+            now = self.db.now(session)
             rows = session.execute(
                 select(Lease.name, Lease.holder).where(Lease.kind == kind, Lease.expires_at >= now)
             ).all()

@@ -7,6 +7,7 @@ event loop.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -142,6 +143,16 @@ class Database:
         """A session for read-then-write transactions. Commit explicitly."""
         with database_errors(), self._write_sessions() as session:
             yield session
+
+    def now(self, session: Session) -> datetime.datetime:
+        """The current time by the database's clock on PostgreSQL (replicas on hosts
+        whose clocks disagree still agree on it), by this process's on SQLite (one
+        process), as an aware UTC datetime."""
+        if self.is_sqlite:
+            return datetime.datetime.now(datetime.timezone.utc)
+        value = session.scalar(text("SELECT now()"))
+        assert isinstance(value, datetime.datetime)
+        return value.astimezone(datetime.timezone.utc)
 
     def check(self) -> None:
         """Raise :class:`Unavailable` unless the database answers ``SELECT 1``."""

@@ -8,6 +8,7 @@ in place as its owner, when asked or on its cron ``schedule``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 import string
@@ -185,21 +186,7 @@ class JobSpec:
 
 
 #: the fields a request may set (the rest is the service's)
-SETTABLE = (
-    "name",
-    "template_name",
-    "template_version",
-    "parameters",
-    "target_directory",
-    "name_pattern",
-    "kernel_name",
-    "timeout",
-    "schedule",
-    "timezone",
-    "overlap",
-    "missed",
-    "active",
-)
+SETTABLE = tuple(f.name for f in dataclasses.fields(JobSpec))
 
 
 def check_spec(

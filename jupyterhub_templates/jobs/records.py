@@ -221,7 +221,7 @@ class JobRecords:
         each job that is no longer busy. Returns the runs to dispatch, oldest first."""
         dispatch: list[int] = []
         with self.db.write_session() as session:
-            now = self._now(session)
+            now = self.db.now(session)
             jobs = session.scalars(
                 select(Job)
                 .where(Job.active.is_(True), Job.next_run_at.is_not(None), Job.next_run_at <= now)
@@ -273,26 +273,19 @@ class JobRecords:
         for job_id in job_ids:
             if session.get(Job, job_id, with_for_update={"skip_locked": True}) is None:
                 continue  # another transaction holds it
-            queued = session.scalars(
+            if self._busy(session, job_id, queued=False):
+                continue
+            oldest = session.scalars(
                 select(JobRun)
                 .where(JobRun.job_id == job_id, JobRun.state == JobRunState.QUEUED.value)
                 .order_by(JobRun.id)
-            ).all()
-            others_busy = self._busy(session, job_id, queued=False)
-            if queued and not others_busy:
-                queued[0].state = JobRunState.DISPATCHING.value
-                queued[0].updated_at = now
-                promoted.append(queued[0].id)
+                .limit(1)
+            ).first()
+            if oldest is not None:
+                oldest.state = JobRunState.DISPATCHING.value
+                oldest.updated_at = now
+                promoted.append(oldest.id)
         return promoted
-
-    def _now(self, session: Session) -> datetime.datetime:
-        """The database's clock on PostgreSQL (replicas' clocks may disagree; slots
-        are judged by one), this process's on SQLite."""
-        if self.db.is_sqlite:
-            return utcnow()
-        value = session.scalar(select(func.now()))
-        assert isinstance(value, datetime.datetime)
-        return value.astimezone(datetime.timezone.utc)
 
     def dispatching(self) -> list[int]:
         """Runs left ``dispatching`` (by a scheduler that stopped or died mid-way)."""
