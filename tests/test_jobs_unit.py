@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from records import new_execution
 from sqlalchemy import select
 
 from jupyterhub_templates.db import Database
@@ -158,20 +159,8 @@ def test_each_slot_fires_once_and_overlap_policies(jobs) -> None:
     assert records.fire_due(grace=GRACE) == []  # nothing new is due, nothing fires twice
     # the queued run goes once the first has its execution and it has ended
     first = next(r for r in _runs(records, queue["id"]) if r.state == "dispatching")
-    record, remote = executions.create(
-        username="alice",
-        notebook_path="n.ipynb",
-        output_path=lambda i: "n.ipynb",
-        remote_id=lambda i: f"{i}-x",
-        kernel_name="python3",
-        parameters={},
-        timeout=None,
-        template_name=None,
-        notebook_id=None,
-        experiment_name=None,
-        job_run_id=first.id,
-    )
-    records.end_dispatch(first.id, execution_id=record["execution_id"], notebook_path="n.ipynb")
+    execution_id, remote = new_execution(executions, "alice", job_run_id=first.id)
+    records.end_dispatch(first.id, execution_id=execution_id, notebook_path="a.ipynb")
     assert records.fire_due(grace=GRACE) == []  # still running
     executions.apply_remote("alice", {"id": remote, "status": "success"}, "boot")
     promoted = records.fire_due(grace=GRACE)
@@ -195,3 +184,21 @@ def test_a_paused_job_fires_nothing_and_resumes_from_now(jobs) -> None:
     run = records.add_run(job["id"], "alice")
     assert run["state"] == JobRunState.DISPATCHING and run["slot"] is None
     assert records.dispatching() == [run["id"]]
+
+
+def test_a_round_with_nothing_due_writes_nothing(jobs, monkeypatch) -> None:
+    """The scheduler looks every second: when no slot is due and no run waits, it only
+    reads (no row lock, no write transaction); when one is due, it writes."""
+    records, _ = jobs
+    job = _job(records, schedule=HOURLY)
+    opened = []
+    write_session = records.db.write_session
+    monkeypatch.setattr(
+        records.db, "write_session", lambda *a, **k: opened.append(1) or write_session(*a, **k)
+    )
+    assert records.fire_due(grace=GRACE) == []
+    assert opened == []
+    _make_due(records, job["id"], 1)
+    opened.clear()
+    assert len(records.fire_due(grace=GRACE)) == 1
+    assert opened == [1]

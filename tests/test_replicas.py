@@ -13,6 +13,8 @@ requests the killed replica was answering.
 
 from __future__ import annotations
 
+import datetime
+import itertools
 import os
 import re
 import signal
@@ -33,6 +35,7 @@ from fixtures.secrets_watch import WATCH
 from notebooks import make_notebook, write_python_notebook
 from sqlalchemy import create_engine, text
 
+from jupyterhub_templates.jobs.schedule import next_slot
 from jupyterhub_templates.statuses import FINAL
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -43,7 +46,13 @@ STOPPED_GRACE = 15.0
 ARGS = [
     f"--ExecutionMonitor.lease_ttl={LEASE_TTL}",
     f"--ExecutionMonitor.stopped_grace={STOPPED_GRACE}",
+    # a schedule every few seconds, and a scheduler taken over within seconds
+    "--JobScheduler.min_interval=1",
+    f"--JobScheduler.lease_ttl={LEASE_TTL}",
+    "--JobScheduler.tick=0.5",
 ]
+#: every four seconds (croniter's sixth field is the second)
+EVERY_4S = "* * * * * */4"
 ENDED = re.compile(r"execution (\d+) ended: (\w+)")
 WATCHERS = re.compile(r"^jupyterhub_templates_monitor_watchers (\S+)$", re.MULTILINE)
 
@@ -82,6 +91,14 @@ class Cluster:
             )
         return r
 
+    def revive(self) -> None:
+        """Start every replica an earlier test left dead, and wait until haproxy sends
+        it requests again."""
+        for name, service in self.replicas.items():
+            if service.proc is None or service.proc.poll() is not None:
+                service.start(ARGS)
+                self.haproxy.wait_state(name, "UP", timeout=30)
+
     def replica_of(self, holder: str) -> str:
         """The replica whose process holds a lease (holder: host/pid/random)."""
         pid = int(holder.split("/")[1])
@@ -90,12 +107,16 @@ class Cluster:
                 return name
         raise LookupError(holder)
 
-    def leases(self) -> dict[str, str]:
+    def leases(self, kind: str = "watch") -> dict[str, str]:
+        """The leases of a kind (held or lapsed): name → holder."""
+        rows = self.query("SELECT name, holder FROM leases WHERE kind = :kind", kind=kind)
+        return {name: holder for name, holder in rows}
+
+    def query(self, sql: str, **params: Any) -> list[Any]:
         engine = create_engine(self.db_url)
         try:
             with engine.connect() as conn:
-                rows = conn.execute(text("SELECT name, holder FROM leases WHERE kind = 'watch'"))
-                return {name: holder for name, holder in rows}
+                return list(conn.execute(text(sql), params))
         finally:
             engine.dispose()
 
@@ -341,25 +362,13 @@ def test_runs_survive_a_killed_and_a_restarted_replica(cluster: Cluster) -> None
 
     # creates: none lost, none doubled
     assert len(creates) >= 10, creates
-    engine = create_engine(cluster.db_url)
-    try:
-        with engine.connect() as conn:
-            recorded = {
-                (path, n)
-                for path, n in conn.execute(
-                    text(
-                        "SELECT path, count(*) FROM notebooks WHERE username = 'bob' "
-                        "AND path LIKE 'replicas-created/%' GROUP BY path"
-                    )
-                )
-            }
-            ids = dict(
-                conn.execute(
-                    text("SELECT path, id FROM notebooks WHERE path LIKE 'replicas-created/%'")
-                ).all()
-            )
-    finally:
-        engine.dispose()
+    recorded = set(
+        cluster.query(
+            "SELECT path, count(*) FROM notebooks WHERE username = 'bob' "
+            "AND path LIKE 'replicas-created/%' GROUP BY path"
+        )
+    )
+    ids = dict(cluster.query("SELECT path, id FROM notebooks WHERE path LIKE 'replicas-created/%'"))
     assert all(n == 1 for _, n in recorded), recorded
     folder = hub.user_dir("bob") / "replicas-created"
     for name, status, notebook_id in creates:
@@ -399,6 +408,7 @@ def test_a_stopping_replica_finishes_what_it_answers(cluster: Cluster) -> None:
     new requests elsewhere, and answers the requests under way before it exits (here
     ``POST /execute``, which answers when the run has ended)."""
     hub = cluster.hub
+    cluster.revive()  # the replica the test above killed may be this one
     name = "r2"
     service = cluster.replicas[name]
     hub.start_server("alice")
@@ -424,6 +434,7 @@ def test_a_stopping_replica_finishes_what_it_answers(cluster: Cluster) -> None:
             r = cluster.call("GET", "executions", "alice", params={"status": "running"})
             if any(e["notebook_path"] == path for e in r.json()["executions"]):
                 break
+            assert "r" not in answer and "error" not in answer, answer
             assert time.monotonic() < deadline, "the run did not start"
             time.sleep(0.1)
         assert "r" not in answer and "error" not in answer
@@ -447,3 +458,119 @@ def test_a_stopping_replica_finishes_what_it_answers(cluster: Cluster) -> None:
         service.stop()
         service.start(ARGS)
         cluster.haproxy.wait_state(name, "UP", timeout=30)
+
+
+def test_scheduled_slots_run_once_each_across_a_killed_scheduler(cluster: Cluster) -> None:
+    """A job fires every four seconds; the replica firing the schedules is killed
+    (SIGKILL) mid-way and another takes over: every slot from the first to the last is
+    recorded once, each has exactly one execution, and each ends in success."""
+    hub = cluster.hub
+    cluster.revive()
+    hub.start_server("bob")
+    r = cluster.call(
+        "POST",
+        "minio/upload-template",
+        "carol",
+        files={"file": ("ticks.ipynb", make_notebook(body="print('tick' * 2, dataset_path)"))},
+        data={"category": "replica-jobs"},
+    )
+    assert r.status_code in (200, 201), r.text
+    r = cluster.call(
+        "POST",
+        "jobs",
+        "bob",
+        json={
+            "name": "ticks",
+            "template_name": "replica-jobs/ticks.ipynb",
+            "target_directory": "replica-jobs",
+            "kernel_name": "python3",
+            "schedule": EVERY_4S,
+            "timezone": "UTC",
+            "overlap": "queue",
+        },
+    )
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+
+    def job_runs() -> list[dict[str, Any]]:
+        r = cluster.call("GET", f"jobs/{job_id}/runs", "bob", params={"limit": 500})
+        assert r.status_code == 200, r.text
+        return r.json()["runs"]
+
+    def wait_for_runs(count: int, within: float) -> None:
+        deadline = time.monotonic() + within
+        while len(job_runs()) < count:
+            assert time.monotonic() < deadline, f"fewer than {count} runs fired"
+            time.sleep(0.2)
+
+    victim = None
+    try:
+        wait_for_runs(2, 30)
+        holder = cluster.leases("schedule")["jobs"]
+        victim = cluster.replica_of(holder)
+        os.kill(cluster.replicas[victim].proc.pid, signal.SIGKILL)
+        cluster.replicas[victim].proc.wait(10)
+        fired_before = len(job_runs())
+        deadline = time.monotonic() + 30
+        while cluster.leases("schedule").get("jobs", holder) == holder:
+            assert time.monotonic() < deadline, "no replica took the schedules over"
+            time.sleep(0.1)
+        wait_for_runs(fired_before + 10, 90)  # slots keep firing under the new scheduler
+        r = cluster.call("POST", f"jobs/{job_id}/pause", "bob")
+        assert r.status_code == 200, r.text
+
+        # every run dispatched (queued ones too) and its execution ended
+        deadline = time.monotonic() + 120
+        while True:
+            runs = job_runs()
+            settled = all(
+                run["state"] == "dispatched" and run.get("execution", {}).get("status") in FINAL
+                for run in runs
+            )
+            if settled:
+                break
+            assert time.monotonic() < deadline, [
+                (run["state"], run.get("execution", {}).get("status")) for run in runs
+            ]
+            time.sleep(0.3)
+    finally:
+        cluster.revive()
+
+    # the slots: consecutive, four seconds apart, each once
+    slots = sorted(datetime.datetime.fromisoformat(run["slot"]) for run in runs)
+    assert len(slots) == len(set(slots)) >= fired_before + 10
+    for earlier, later in itertools.pairwise(slots):
+        assert next_slot(EVERY_4S, "UTC", earlier) == later, (earlier, later)
+    # one execution per run, each a success, each recorded once in the database
+    executions = [run["execution"] for run in runs]
+    assert all(e["status"] == "success" for e in executions), executions
+    ids = {e["execution_id"] for e in executions}
+    assert len(ids) == len(runs)
+    recorded = cluster.query(
+        "SELECT e.id FROM notebook_executions e JOIN job_runs r ON e.job_run_id = r.id "
+        "WHERE r.job_id = :job_id",
+        job_id=job_id,
+    )
+    assert {row[0] for row in recorded} == ids and len(recorded) == len(ids)
+    # one notebook per run, in bob's server
+    made = sorted(p.name for p in (hub.user_dir("bob") / "replica-jobs").glob("*.ipynb"))
+    assert len(made) == len(runs), made
+    assert all(
+        "ticktick" in (hub.user_dir("bob") / run["notebook_path"]).read_text() for run in runs
+    )
+    # each end recorded once, in whichever replica wrote it
+    ended = Counter(
+        int(found.group(1))
+        for service in cluster.replicas.values()
+        for found in ENDED.finditer(service.log.read_text(errors="replace"))
+        if int(found.group(1)) in ids
+    )
+    assert ended == Counter({i: 1 for i in ids}), ended
+    errors = [
+        line
+        for service in cluster.replicas.values()
+        for line in service.log.read_text(errors="replace").splitlines()
+        if line.startswith(("[E", "[C"))
+    ]
+    assert errors == [], errors[:5]
+    print(f"\njobs: killed scheduler {victim}; {len(runs)} slots, {len(ids)} executions")

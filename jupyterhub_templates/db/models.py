@@ -172,6 +172,7 @@ class Execution(Base):
     __table_args__ = (
         UniqueConstraint("remote_id", name="uq_executions_remote_id"),
         UniqueConstraint("job_run_id", name="uq_executions_job_run_id"),
+        UniqueConstraint("retry_of", name="uq_executions_retry_of"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -198,6 +199,19 @@ class Execution(Base):
     rerun_of: Mapped[int | None] = mapped_column(
         ForeignKey("notebook_executions.id", ondelete="SET NULL", name="fk_executions_rerun_of"),
         nullable=True,
+    )
+    #: the failed attempt this one repeats (a failure is retried at most once)
+    retry_of: Mapped[int | None] = mapped_column(
+        ForeignKey("notebook_executions.id", ondelete="SET NULL", name="fk_executions_retry_of"),
+        nullable=True,
+    )
+    #: 1 for a run asked for, one more for each retry
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: its retry policy (:class:`~jupyterhub_templates.execution.retries.RetryPolicy`)
+    retries: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: when its next attempt is due (it failed, and may be retried); None otherwise
+    retry_at: Mapped[datetime.datetime | None] = mapped_column(
+        UTCDateTime, nullable=True, index=True
     )
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: pending, running, success, failed, cancelled
@@ -243,6 +257,8 @@ class Job(Base):
     name_pattern: Mapped[str] = mapped_column(String(255))
     kernel_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: its runs' retry policy (None: none)
+    retries: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     #: a cron expression (None: runs only when asked)
     schedule: Mapped[str | None] = mapped_column(String(255), nullable=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")

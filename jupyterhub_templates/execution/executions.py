@@ -17,12 +17,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from traitlets import Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .. import jsontext, metrics
 from ..catalog.parameters import check_parameters
-from ..errors import Conflict, InvalidInput, NotFound, Unavailable
+from ..errors import Conflict, InvalidInput, NotFound, TemplatesError, Unavailable
 from ..hub import ExtensionClient, HubClient, UserServer
 from ..hub.client import ServerNotRunning
 from ..notebooks.creator import notebook_url
@@ -32,6 +33,7 @@ from ..statuses import Status
 from .mlflow_runs import MLflowUnavailable, ensure_experiment, find_runs
 from .monitor import ExecutionMonitor, is_final
 from .records import ExecutionRecords
+from .retries import RetryPolicy, check_retries
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,11 @@ class ExecuteRequest:
     rerun_of: int | None = None
     #: the job run this request dispatches (a job run has at most one execution)
     job_run_id: int | None = None
+    #: ``{"max", "backoff", "on_timeout"}`` (:func:`.retries.check_retries`), or None
+    retries: Any = None
+    #: the failed attempt this request repeats, and so its attempt number
+    retry_of: int | None = None
+    attempt: int = 1
 
 
 def default_output_path(notebook_path: str, execution_id: int) -> str:
@@ -113,6 +120,16 @@ class Executions(LoggingConfigurable):
         86400.0, help="The longest timeout (seconds) a caller may give an execution."
     ).tag(config=True)
 
+    max_retries = Int(
+        5, help="The most retries a request or a job may ask for (its `retries.max`)."
+    ).tag(config=True)
+
+    retry_backoff = Float(
+        30.0,
+        help="""Seconds before the first retry when a request's `retries` names no
+        `backoff`; each further retry waits twice as long.""",
+    ).tag(config=True)
+
     log_tail_bytes = Int(
         65536,
         help="""How much of the end of a run's log (bytes) is kept in the database when
@@ -159,6 +176,10 @@ class Executions(LoggingConfigurable):
 
     # -- dispatch ----------------------------------------------------------------
 
+    def check_retries(self, value: Any) -> RetryPolicy | None:
+        """A request's or a job's ``retries`` checked against this service's limits."""
+        return check_retries(value, cap=self.max_retries, default_backoff=self.retry_backoff)
+
     def _check(self, request: ExecuteRequest) -> tuple[str, str | None, dict[str, Any]]:
         path = clean_notebook_path(request.notebook_path)
         output = None
@@ -198,6 +219,7 @@ class Executions(LoggingConfigurable):
         ``overwrite``) or cannot be reached.
         """
         path, output, parameters = await self.in_thread(self._check, request)
+        policy = self.check_retries(request.retries)
         found = await self.in_thread(self.notebooks.latest_at, request.username, path) or {}
         notebook_id, template = found.get("id"), found.get("template_name")
         experiment = request.experiment_name or _experiment_for(template, path)
@@ -218,6 +240,9 @@ class Executions(LoggingConfigurable):
             template_version=found.get("template_version"),
             rerun_of=request.rerun_of,
             job_run_id=request.job_run_id,
+            retries=policy.to_json() if policy else None,
+            retry_of=request.retry_of,
+            attempt=request.attempt,
             notebook_id=notebook_id,
             experiment_name=experiment,
         )
@@ -255,6 +280,7 @@ class Executions(LoggingConfigurable):
         timeout: float | None = None,
         output_path: str | None = None,
         overwrite: bool = False,
+        retries: Any = None,
     ) -> dict[str, Any]:
         """Run ``username``'s execution (anyone's for None) again: the same notebook,
         kernel, experiment and parameters, with ``parameters`` over those and
@@ -263,19 +289,51 @@ class Executions(LoggingConfigurable):
         before = await self.in_thread(self.records.get, execution_id, username)
         if parameters is not None and not isinstance(parameters, dict):
             raise InvalidInput("parameters must be an object.")
-        request = ExecuteRequest(
+        request = self._again(before, parameters or {})
+        request.timeout = timeout if timeout is not None else before["timeout"]
+        request.output_path = output_path
+        request.overwrite = overwrite
+        request.rerun_of = execution_id
+        request.retries = retries
+        return await self.submit(request)
+
+    async def retry(self, execution_id: int) -> int | None:
+        """Make the next attempt of a failed run whose retry is due (once, whoever
+        asks: an attempt names the one it repeats, and that is unique). Returns the
+        attempt's id, or None when there is none to make or it could not be
+        dispatched (the notebook is gone, the server does not start): the run then
+        stays failed."""
+        before, made = await self.in_thread(self.records.retry_plan, execution_id)
+        if before is None:
+            return None
+        if made is None:
+            request = self._again(before, {})
+            request.retry_of = execution_id
+            request.attempt = before["attempt"] + 1
+            request.retries = before["retries"]
+            request.timeout = before["timeout"]
+            try:
+                made = (await self.submit(request))["execution_id"]
+            except IntegrityError:  # another replica made it first
+                _, made = await self.in_thread(self.records.retry_plan, execution_id)
+            except TemplatesError as e:
+                log.info("execution %s not retried: %s", execution_id, e.message)
+        await self.in_thread(self.records.retried, execution_id, made)
+        if made is not None:
+            log.info("execution %s retried as %s", execution_id, made)
+        return made
+
+    def _again(self, before: dict[str, Any], parameters: dict[str, Any]) -> ExecuteRequest:
+        """A request running a recorded execution again, with ``parameters`` over its
+        own (the caller sets what differs)."""
+        return ExecuteRequest(
             username=before["username"],
             notebook_path=before["notebook_path"],
             in_place=before["in_place"],
             kernel_name=before["kernel_name"] or None,
-            parameters={**before["parameters"], **(parameters or {})},
-            output_path=output_path,
-            timeout=timeout if timeout is not None else before["timeout"],
+            parameters={**before["parameters"], **parameters},
             experiment_name=before["mlflow"]["experiment_name"],
-            overwrite=overwrite,
-            rerun_of=execution_id,
         )
-        return await self.submit(request)
 
     async def _ensure_experiment(self, name: str) -> None:
         """Have the run's MLflow experiment exist before the run starts (two first runs

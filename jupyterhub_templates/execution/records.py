@@ -15,15 +15,17 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from .. import jsontext
 from ..db import Database
-from ..db.models import Execution, utcnow
+from ..db.models import Execution, JobRun, utcnow
 from ..db.notify import EXECUTIONS, notify
 from ..errors import NotFound
 from ..jsontext import isoformat
 from ..statuses import ACTIVE, FINAL, REASONS, STATUSES, Reason, Status
+from .retries import RetryPolicy
 
 
 def format_duration(seconds: float) -> str:
@@ -75,6 +77,10 @@ EXECUTION_FIELDS = (
     "parameters",
     "timeout",
     "rerun_of",
+    "attempt",
+    "retry_of",
+    "retries",
+    "retry_at",
     "started_running",
     "progress",
     "error",
@@ -114,6 +120,10 @@ def describe_execution(e: Execution, base_url: str = "") -> dict[str, Any]:
         "parameters": e.parameters or {},
         "timeout": e.timeout,
         "rerun_of": e.rerun_of,
+        "attempt": e.attempt or 1,
+        "retry_of": e.retry_of,
+        "retries": e.retries or None,
+        "retry_at": _ts(e.retry_at),
         "started_running": _ts(e.start_time),
         "progress": {
             "cells_done": e.cells_done,
@@ -161,6 +171,9 @@ class ExecutionRecords:
         template_version: int | None = None,
         rerun_of: int | None = None,
         job_run_id: int | None = None,
+        retries: dict[str, Any] | None = None,
+        retry_of: int | None = None,
+        attempt: int = 1,
     ) -> tuple[dict[str, Any], str]:
         """A new ``pending`` record: ``(description, remote_id)``; output path and remote
         id may depend on its id."""
@@ -178,6 +191,9 @@ class ExecutionRecords:
                 template_version=template_version,
                 rerun_of=rerun_of,
                 job_run_id=job_run_id,
+                retries=retries,
+                retry_of=retry_of,
+                attempt=attempt,
                 notebook_id=notebook_id,
                 experiment_name=experiment_name,
                 mlflow_runs=[],
@@ -339,6 +355,7 @@ class ExecutionRecords:
                     e.error_name = _short(error.get("ename"), 255)
                     e.error_message = _short(error.get("evalue"), 4000)
                     e.error_cell = _count(error.get("cell_index"))
+                self._plan_retry(session, e)
             e.updated_at = utcnow()
             notify(session, EXECUTIONS, str(e.id))
             session.commit()
@@ -365,9 +382,56 @@ class ExecutionRecords:
             e.end_time = utcnow()
             e.mlflow_pending = self.lookup_mlflow
             e.updated_at = e.end_time
+            self._plan_retry(session, e)
             notify(session, EXECUTIONS, str(e.id))
             session.commit()
             return self.describe(e)
+
+    def _plan_retry(self, session: Session, e: Execution) -> None:
+        """With its end: when a failed run's next attempt is due, if it gets one."""
+        policy = RetryPolicy.from_json(e.retries)
+        if e.status == Status.FAILED and policy and policy.retries(e.reason, e.attempt or 1):
+            e.retry_at = self.db.now(session) + policy.delay(e.attempt or 1)
+
+    def retries_due(self, limit: int = 100) -> list[int]:
+        """Failed runs whose next attempt is due now, the longest due first."""
+        with self.db.session() as session:
+            now = self.db.now(session)
+            return list(
+                session.scalars(
+                    select(Execution.id)
+                    .where(Execution.retry_at.is_not(None), Execution.retry_at <= now)
+                    .order_by(Execution.retry_at)
+                    .limit(limit)
+                )
+            )
+
+    def retry_plan(self, execution_id: int) -> tuple[dict[str, Any] | None, int | None]:
+        """``(description, attempt already made)`` of a run whose retry is due, or
+        ``(None, None)`` when none is (any more)."""
+        with self.db.session() as session:
+            e = session.get(Execution, execution_id)
+            if e is None or e.retry_at is None:
+                return None, None
+            made = session.scalar(select(Execution.id).where(Execution.retry_of == e.id))
+            return self.describe(e), made
+
+    def retried(self, execution_id: int, attempt_id: int | None) -> None:
+        """The retry of ``execution_id`` is made (``attempt_id``) or given up (None): it
+        is no longer due; a job run it belonged to follows its new attempt."""
+        with self.db.write_session() as session:
+            e = session.get(Execution, execution_id, with_for_update=True)
+            if e is None:
+                return
+            e.retry_at = None
+            if attempt_id is not None:
+                session.execute(
+                    update(JobRun)
+                    .where(JobRun.execution_id == execution_id)
+                    .values(execution_id=attempt_id, updated_at=utcnow())
+                )
+            notify(session, EXECUTIONS, str(e.id))
+            session.commit()
 
     def set_runs(self, execution_id: int, runs: list[dict[str, Any]] | None) -> None:
         """The MLflow lookup of a run is done: its runs (None: none could be found, the

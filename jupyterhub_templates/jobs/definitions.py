@@ -18,6 +18,7 @@ from typing import Any
 
 from ..catalog.parameters import check_parameters
 from ..errors import InvalidInput
+from ..execution.retries import check_retries
 from ..jsontext import isoformat
 from ..notebooks.paths import clean_notebook_name, clean_path
 from .schedule import check_schedule, check_timezone
@@ -44,6 +45,7 @@ JOB_FIELDS = (
     "name_pattern",
     "kernel_name",
     "timeout",
+    "retries",
     "schedule",
     "timezone",
     "active",
@@ -105,6 +107,7 @@ def describe_job(job: Any, last_run: dict[str, Any] | None = None) -> dict[str, 
         "name_pattern": job.name_pattern,
         "kernel_name": job.kernel_name,
         "timeout": job.timeout,
+        "retries": job.retries or None,
         "schedule": job.schedule,
         "timezone": job.timezone,
         "active": job.active,
@@ -175,6 +178,8 @@ class JobSpec:
     name_pattern: str
     kernel_name: str | None
     timeout: float | None
+    #: the stored retry policy (:class:`..execution.retries.RetryPolicy`), or None
+    retries: dict[str, Any] | None
     schedule: str | None
     timezone: str
     overlap: str
@@ -195,10 +200,13 @@ def check_spec(
     min_interval: float,
     max_timeout: float,
     before: dict[str, Any] | None = None,
+    max_retries: int = 5,
+    retry_backoff: float = 30.0,
 ) -> JobSpec:
     """The settings of a new job from ``body``, or of a changed one (``before`` is its
     description; ``body`` holds the changes). InvalidInput names the first bad field.
-    The template's own parameters are checked by the caller, which can read it."""
+    The template's own parameters are checked by the caller, which can read it.
+    ``max_retries`` and ``retry_backoff`` are the executions' limits on ``retries``."""
     unknown = sorted(set(body) - set(SETTABLE) - {"username"})
     if unknown:
         raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}.")
@@ -236,6 +244,7 @@ def check_spec(
             raise InvalidInput("timeout must be a positive number of seconds.")
         if timeout > max_timeout:
             raise InvalidInput(f"timeout may be at most {max_timeout:.0f} seconds.")
+    policy = check_retries(merged.get("retries"), cap=max_retries, default_backoff=retry_backoff)
     timezone = check_timezone(merged.get("timezone") or "UTC")
     schedule = merged.get("schedule")
     if schedule is not None and schedule != "":
@@ -260,6 +269,7 @@ def check_spec(
         name_pattern=check_pattern(merged.get("name_pattern")),
         kernel_name=kernel,
         timeout=float(timeout) if timeout is not None else None,
+        retries=policy.to_json() if policy else None,
         schedule=schedule,
         timezone=timezone,
         overlap=overlap,

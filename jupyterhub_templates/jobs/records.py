@@ -178,12 +178,14 @@ class JobRecords:
 
     def _busy(self, session: Session, job_id: int, *, queued: bool = True) -> bool:
         """Whether the job has a run not yet ended: dispatching, an execution still
-        active, or (with ``queued``) waiting in the queue."""
+        active or about to be retried, or (with ``queued``) waiting in the queue."""
         waiting = [JobRunState.DISPATCHING.value]
         if queued:
             waiting.append(JobRunState.QUEUED.value)
+        # a failed run whose retry is due is not over either
         active_execution = exists().where(
-            Execution.id == JobRun.execution_id, Execution.status.in_(ACTIVE)
+            Execution.id == JobRun.execution_id,
+            or_(Execution.status.in_(ACTIVE), Execution.retry_at.is_not(None)),
         )
         return bool(
             session.scalar(
@@ -218,7 +220,12 @@ class JobRecords:
     def fire_due(self, *, grace: float) -> list[int]:
         """Record a run for every due slot of every active job and move each job to
         its next slot (see :func:`.schedule.due_slots`); promote the oldest queued run of
-        each job that is no longer busy. Returns the runs to dispatch, oldest first."""
+        each job that is no longer busy. Returns the runs to dispatch, oldest first.
+
+        A read comes first: most rounds find nothing to do, and then take no row lock
+        and write nothing."""
+        if not self._anything_due():
+            return []
         dispatch: list[int] = []
         with self.db.write_session() as session:
             now = self.db.now(session)
@@ -264,6 +271,16 @@ class JobRecords:
             dispatch += self._promote_queued(session, now)
             session.commit()
         return dispatch
+
+    def _anything_due(self) -> bool:
+        """Whether a slot is due or a run waits in the queue (one read, no lock)."""
+        with self.db.session() as session:
+            now = self.db.now(session)
+            due = exists().where(
+                Job.active.is_(True), Job.next_run_at.is_not(None), Job.next_run_at <= now
+            )
+            queued = exists().where(JobRun.state == JobRunState.QUEUED.value)
+            return bool(session.scalar(select(or_(due, queued))))
 
     def _promote_queued(self, session: Session, now: datetime.datetime) -> list[int]:
         promoted: list[int] = []

@@ -10,6 +10,9 @@ half-done. Dispatching a run makes its notebook from the job's template (the not
 creator) and runs it in place as the job's owner (the executions layer); an execution
 names its job run and a run has at most one, so a dispatch repeated after a crash finds
 the execution instead of making a second.
+
+The scheduler also makes the retries that are due (:mod:`..execution.retries`), any
+run's, a job's or not: time-driven work has this one place.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -98,7 +101,7 @@ class JobScheduler(LoggingConfigurable):
         self.in_thread = in_thread
         self.leases = Leases(records.db)
         self.leading = False
-        self._dispatching: dict[int, asyncio.Task[None]] = {}
+        self._dispatching: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(max(1, self.max_dispatching))
         self._wake = asyncio.Event()
         self._stopping = False
@@ -177,10 +180,27 @@ class JobScheduler(LoggingConfigurable):
         fired = await self.in_thread(self.records.fire_due, grace=self.misfire_grace)
         waiting = await self.in_thread(self.records.dispatching)
         for run_id in dict.fromkeys([*fired, *waiting]):
-            if run_id not in self._dispatching:
-                task = asyncio.create_task(self._dispatch(run_id), name=f"job-run-{run_id}")
-                self._dispatching[run_id] = task
-                task.add_done_callback(lambda _, r=run_id: self._dispatching.pop(r, None))
+            self._start(("run", run_id), self._dispatch(run_id))
+        for execution_id in await self.in_thread(self.executions.records.retries_due):
+            self._start(("retry", execution_id), self._retry(execution_id))
+
+    def _start(self, key: tuple[str, int], work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` unless the same work is under way already."""
+        if key in self._dispatching:
+            work.close()
+            return
+        task = asyncio.create_task(work, name=f"job-{key[0]}-{key[1]}")
+        self._dispatching[key] = task
+        task.add_done_callback(lambda _, k=key: self._dispatching.pop(k, None))
+
+    async def _retry(self, execution_id: int) -> None:
+        async with self._slots:
+            try:
+                await self.executions.retry(execution_id)
+            except TemplatesError as e:  # the database: the next round tries again
+                log.warning("execution %s: retry: %s", execution_id, e.message)
+            except Exception:
+                log.exception("execution %s: retry failed", execution_id)
 
     # -- dispatching one run ---------------------------------------------------------
 
@@ -238,6 +258,7 @@ class JobScheduler(LoggingConfigurable):
                     in_place=True,
                     kernel_name=job["kernel_name"],
                     timeout=job["timeout"],
+                    retries=job["retries"],
                     job_run_id=run_id,
                 )
             )

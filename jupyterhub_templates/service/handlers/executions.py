@@ -33,6 +33,7 @@ class ExecutionBase(BaseHandler):
             timeout=timeout,
             experiment_name=self.body_str(body, "experiment_name"),
             overwrite=self.body_bool(body, "overwrite"),
+            retries=body.get("retries"),
         )
 
     def with_urls(self, description: dict[str, Any]) -> dict[str, Any]:
@@ -165,6 +166,7 @@ class RerunExecutionHandler(ExecutionBase):
             timeout=body.get("timeout"),
             output_path=self.body_str(body, "output_path"),
             overwrite=self.body_bool(body, "overwrite"),
+            retries=body.get("retries"),
         )
         await self.answer_started(record)
 

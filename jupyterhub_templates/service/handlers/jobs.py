@@ -41,6 +41,8 @@ class JobBase(BaseHandler):
             min_interval=self.scheduler.min_interval,
             max_timeout=executions.max_timeout,
             before=before,
+            max_retries=executions.max_retries,
+            retry_backoff=executions.retry_backoff,
         )
         await self.in_thread(self.scheduler.check, owner, spec)
         return spec

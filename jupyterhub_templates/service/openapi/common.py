@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import statuses as _statuses
+from ...execution.retries import MAX_DELAY, RETRYABLE
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -93,6 +94,37 @@ PAGE_FIELDS = {
 
 STATUSES = list(_statuses.STATUSES)
 REASONS = list(_statuses.REASONS)
+
+#: a request's or a job's retry policy (execution/retries.py), null for none
+RETRIES = {
+    "type": "object",
+    "nullable": True,
+    "required": ["max"],
+    "additionalProperties": False,
+    "properties": {
+        "max": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Attempts after the first (at most Executions.max_retries).",
+        },
+        "backoff": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": MAX_DELAY,
+            "description": "Seconds before the first retry (default Executions.retry_backoff); "
+            f"each further one waits twice as long, at most {MAX_DELAY:g} s.",
+        },
+        "on_timeout": {
+            "type": "boolean",
+            "default": False,
+            "description": "Retry a run that timed out too.",
+        },
+    },
+    "description": "Try a failed run again when it failed for a reason that can pass ("
+    + ", ".join(sorted(RETRYABLE))
+    + ", and timeout with on_timeout); each attempt is an execution of its own whose "
+    "retry_of names the one it repeats.",
+}
 
 NAME_PARAM = {
     "name": "name",

@@ -10,6 +10,7 @@ from .common import (
     ACT_FOR,
     PAGE,
     PAGE_FIELDS,
+    RETRIES,
     WHOSE,
     _body,
     _errors,
@@ -49,6 +50,7 @@ def _settings() -> dict[str, Any]:
         },
         "kernel_name": {**nullable_str, "description": "Default: the service's kernel."},
         "timeout": {"type": "number", "nullable": True, "description": "Seconds (> 0)."},
+        "retries": RETRIES,
         "schedule": {
             **nullable_str,
             "example": "0 3 * * *",

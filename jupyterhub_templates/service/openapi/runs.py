@@ -10,6 +10,7 @@ from .common import (
     PAGE,
     PAGE_FIELDS,
     REASONS,
+    RETRIES,
     STATUSES,
     WHOSE,
     _body,
@@ -108,6 +109,7 @@ def schemas() -> dict[str, Any]:
                     "default": False,
                     "description": "Replace a notebook already at output_path (409 otherwise).",
                 },
+                "retries": RETRIES,
             },
         },
         "RerunRequest": {
@@ -125,6 +127,7 @@ def schemas() -> dict[str, Any]:
                     "'<name>-run-<id>.ipynb' beside the input (in place for a run in place).",
                 },
                 "overwrite": {"type": "boolean", "default": False},
+                "retries": RETRIES,
             },
         },
         "Execution": {
@@ -140,6 +143,10 @@ def schemas() -> dict[str, Any]:
                     "parameters",
                     "timeout",
                     "rerun_of",
+                    "attempt",
+                    "retry_of",
+                    "retries",
+                    "retry_at",
                     "started_running",
                     "log_url",
                 ),
@@ -175,6 +182,24 @@ def schemas() -> dict[str, Any]:
                         "type": "integer",
                         "nullable": True,
                         "description": "The execution this one runs again.",
+                    },
+                    "attempt": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "1 for a run asked for, one more for each retry.",
+                    },
+                    "retry_of": {
+                        "type": "integer",
+                        "nullable": True,
+                        "description": "The failed attempt this retry repeats.",
+                    },
+                    "retries": RETRIES,
+                    "retry_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "nullable": True,
+                        "description": "When this failed run's next attempt starts; null "
+                        "when it gets none (or it has been made).",
                     },
                     "started_running": {"type": "string", "format": "date-time", "nullable": True},
                     "progress": {
