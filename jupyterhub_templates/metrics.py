@@ -36,6 +36,7 @@ __all__ = [
     "execution_started",
     "long_poll_failed",
     "mlflow_lookup",
+    "notification_sent",
     "observe_request",
     "set_catalog_gauges",
     "store_call",
@@ -180,6 +181,13 @@ MLFLOW_LOOKUPS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+NOTIFICATIONS = Counter(
+    "jupyterhub_templates_notifications",
+    "Notifications of a run's end sent (or tried), by channel (webhook, email) and "
+    "outcome (success; unavailable: to be tried again; error: given up)",
+    ["channel", "outcome"],
+    registry=REGISTRY,
+)
 MONITOR_WATCHERS = Gauge(
     "jupyterhub_templates_monitor_watchers",
     "Users whose runs this replica follows (it holds their lease; one long poll each)",
@@ -284,6 +292,11 @@ def execution_finished(description: dict[str, Any]) -> None:
 
 def mlflow_lookup(outcome: Outcome) -> None:
     MLFLOW_LOOKUPS.labels(outcome=outcome.value).inc()
+
+
+def notification_sent(channel: str, outcome: Outcome) -> None:
+    """``channel``: one of :data:`.execution.notifications.CHANNELS`."""
+    NOTIFICATIONS.labels(channel=channel, outcome=outcome.value).inc()
 
 
 def watchers(count: int) -> None:

@@ -113,6 +113,9 @@ export function hasLiteralDefault(param: TemplateParameter): boolean {
  * not sent (see {@link coerce}).
  */
 export function initialValue(param: TemplateParameter): FormValue {
+  if (param.secret) {
+    return ''; // a secret's default is not shown, and an empty field sends none
+  }
   const source = (param.default ?? '').trim();
   const value = param.default_value;
   switch (param.type) {
@@ -352,6 +355,11 @@ export type FormValidation = {
   errors: Record<string, string>;
   /** The error code per invalid parameter name. */
   codes: Record<string, FormErrorCode>;
+  /**
+   * What to send as a run's `secrets`: the secret parameters given (never in
+   * `parameters`, which are written into the notebook).
+   */
+  secrets: Record<string, string>;
 };
 
 /**
@@ -364,9 +372,20 @@ export function validateForm(
   params: ReadonlyArray<TemplateParameter>,
   values: Record<string, FormValue | undefined>
 ): FormValidation {
-  const result: FormValidation = { parameters: {}, errors: {}, codes: {} };
+  const result: FormValidation = {
+    parameters: {},
+    errors: {},
+    codes: {},
+    secrets: {}
+  };
   for (const param of params) {
     const raw = values[param.name];
+    if (param.secret) {
+      if (typeof raw === 'string' && raw !== '') {
+        result.secrets[param.name] = raw;
+      }
+      continue;
+    }
     const outcome = coerce(
       param,
       raw === undefined ? initialValue(param) : raw

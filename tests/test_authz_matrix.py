@@ -552,6 +552,9 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/execution/{id}/log"): Row(
         user_codes(200, bob=404), req_get(lambda w: f"execution/{w.finished_id}/log")
     ),
+    ("GET", "/execution/{id}/notifications"): Row(
+        user_codes(200, bob=404), req_get(lambda w: f"execution/{w.finished_id}/notifications")
+    ),
     ("POST", "/submit-notebook"): Row(acting_for_alice(201), req_submit, check_submitted),
     ("GET", "/notebooks"): Row(
         user_codes(200, bob=403),

@@ -164,6 +164,7 @@ def test_admin_uploads_and_user_reads(api: Api) -> None:
         "default": '"/data/train.csv"',
         "default_value": "/data/train.csv",
         "help": "CSV file to train on",
+        "secret": False,
     }
     assert params["n_estimators"]["type"] == "int"
     assert params["n_estimators"]["default_value"] == 100

@@ -10,8 +10,10 @@ gallery, the form and the executions view land in tests/artifacts/ (CI artifacts
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +25,8 @@ from fixtures.browser import login, screenshot
 from fixtures.hub import Hub, start_managed_hub, stop_process
 from notebooks import make_notebook
 from playwright.sync_api import expect
+
+from jupyterhub_templates.statuses import FINAL
 
 pytestmark = pytest.mark.e2e
 
@@ -298,6 +302,66 @@ def test_user_creates_and_runs_and_watches_it(lab_hub: Hub, page_factory) -> Non
     output_name = final["output_path"].rsplit("/", 1)[-1]
     tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=output_name)
     expect(tab).to_be_visible()
+
+
+def test_a_secret_parameter_is_a_password_field_given_to_the_run_only(
+    lab_hub: Hub, page_factory
+) -> None:
+    hub = lab_hub
+    filename = "browser_secret.ipynb"
+    r = call(
+        hub,
+        "POST",
+        "minio/upload-template",
+        "admin",
+        files={
+            "file": (
+                filename,
+                make_notebook(
+                    'token: "Secret" = ""  # the API token\nrows = 2',
+                    kernel="python3",
+                    body="import hashlib\nprint(hashlib.sha256(token.encode()).hexdigest())",
+                ),
+            )
+        },
+        data={"category": CATEGORY, "description": "A template with a secret"},
+    )
+    assert r.status_code in (200, 201), r.text
+    token = "browser-" + secrets.token_hex(12)
+    page = page_factory("alice")
+    login(page, hub.url, "alice")
+    panel = open_panel(page)
+    show_tab(panel, "Templates")
+    wait_gallery_loaded(panel)
+    search(panel, "browser_secret")
+    expect(cards(panel)).to_have_count(1)
+    card(panel, f"{CATEGORY}/{filename}").locator(".jp-Templates-cardOpen").click()
+    detail = panel.locator(".jp-Templates-detail")
+    secret = field(detail, "token")
+    expect(secret).to_have_attribute("type", "password")
+    expect(secret).to_have_value("")
+    expect(detail.locator('[data-param="token"] .jp-Templates-paramHint')).to_have_text("secret")
+    secret.fill(token)
+    detail.locator('[name="target_directory"]').fill(FOLDER)
+    detail.locator('[name="new_name"]').fill("secret_run")
+    screenshot(page, "form-secret")
+    detail.get_by_role("button", name="Create and run", exact=True).click()
+
+    path = f"{FOLDER}/secret_run.ipynb"
+    deadline = time.monotonic() + RUN_TIMEOUT / 1000
+    while True:
+        runs = call(hub, "GET", "executions", "alice").json()["executions"]
+        mine = [e for e in runs if e.get("notebook_path") == path and e["status"] in FINAL]
+        if mine:
+            break
+        assert time.monotonic() < deadline, runs
+        time.sleep(0.5)
+    (final,) = mine
+    assert final["status"] == "success" and final["secrets"] == ["token"], final
+    out = (hub.user_dir("alice") / final["output_path"]).read_text()
+    assert hashlib.sha256(token.encode()).hexdigest() in out  # the kernel had it
+    for where in (out, (hub.user_dir("alice") / path).read_text(), hub.log.read_text()):
+        assert token not in where
 
 
 def test_normal_user_sees_no_admin_controls(lab_hub: Hub, page_factory) -> None:

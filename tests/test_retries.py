@@ -134,12 +134,8 @@ def _status(svc: ServiceProcess, execution_id: int) -> dict[str, Any]:
     return r.json()
 
 
-def _final(svc: ServiceProcess, execution_id: int, timeout: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while (current := _status(svc, execution_id))["status"] not in FINAL:
-        assert time.monotonic() < deadline, current
-        time.sleep(0.2)
-    return current
+def _final(svc: ServiceProcess, execution_id: int) -> dict[str, Any]:
+    return svc.wait_final(execution_id)
 
 
 def _attempts(svc: ServiceProcess, first: int, count: int, timeout: float = 120) -> list[dict]:
@@ -159,14 +155,7 @@ def _attempts(svc: ServiceProcess, first: int, count: int, timeout: float = 120)
 
 
 def _submit(svc: ServiceProcess, path: str, **body: Any) -> int:
-    r = svc.request(
-        "POST",
-        "execute-notebook",
-        "alice",
-        json={"notebook_path": path, "kernel_name": "python3", **body},
-    )
-    assert r.status_code == 202, r.text
-    return r.json()["execution_id"]
+    return svc.execute_notebook("alice", path, **body)
 
 
 def _dies_once(marker: Path) -> str:

@@ -77,6 +77,7 @@ def test_parameters_inferred_with_types_and_help() -> None:
         "default": "100",
         "default_value": 100,
         "help": "trees in the forest",
+        "secret": False,
     }
     assert by_name["options"]["default_value"] == {"seed": 42}
     assert by_name["use_gpu"]["help"] == ""

@@ -454,6 +454,13 @@ class Catalog(LoggingConfigurable):
         chosen = self._pick_version(name, versions, version)
         return chosen, self._stored_bytes(chosen)
 
+    def declared_parameters(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
+        """The parameters a template version declares ([] once it is gone); one read."""
+        try:
+            return list(self.version_for_download(name, version).parameters or [])
+        except NotFound:
+            return []
+
     def version_for_download(self, name: str, version: int | None = None) -> TemplateVersion:
         """The version record whose object a download URL should point at."""
         split_name(name)

@@ -54,6 +54,49 @@ _OPTIONAL = re.compile(r"\b(?:None|Optional)\b")
 _KNOWN_TYPES = ("int", "float", "bool", "str", "list", "dict")
 
 
+#: why a secret parameter's value is refused among the parameters
+SECRET_GIVEN = "secret: give it in `secrets` when the notebook runs (never written into it)"  # noqa: S105
+#: the most secrets a run takes, and their size in all (UTF-8 bytes)
+MAX_SECRETS = 50
+MAX_SECRETS_BYTES = 64 * 1024
+
+
+def refuse_secrets(declared: list[dict], given: dict[str, Any]) -> None:
+    """InvalidInput when ``given`` holds a value for a parameter ``declared`` secret:
+    parameters are written into notebooks, a secret never is."""
+    secret = {str(p.get("name")) for p in declared if p.get("secret")}
+    _raise_if({_label(name): SECRET_GIVEN for name in given if name in secret})
+
+
+def check_secrets(given: object) -> dict[str, str]:
+    """A run's ``secrets``: an object of parameter names to strings (None: none). The
+    values reach the kernel through the run's environment only; errors name the
+    parameters, never a value."""
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        raise InvalidInput("secrets must be a JSON object of parameter names to strings.")
+    if len(given) > MAX_SECRETS:
+        raise InvalidInput(f"secrets: at most {MAX_SECRETS}.")
+    problems: dict[str, str] = {}
+    size = 0
+    for name, value in given.items():
+        reason = parameter_name_problem(name)
+        if reason is None and (not isinstance(value, str) or "\x00" in value):
+            reason = "a secret must be a string (without U+0000)"
+        if reason is None:
+            try:
+                size += len(value.encode("utf-8"))
+            except UnicodeEncodeError:
+                reason = "a secret must be valid text"
+        if reason is not None:
+            problems[_label(name)] = reason
+    _raise_if(problems)
+    if size > MAX_SECRETS_BYTES:
+        raise InvalidInput(f"secrets: at most {MAX_SECRETS_BYTES // 1024} KiB in all.")
+    return dict(given)
+
+
 class _Refused(Exception):
     """A value cannot be accepted; the message is the short reason."""
 
@@ -99,6 +142,8 @@ def check_parameters(
         reason = parameter_name_problem(name)
         if reason is None and name not in types and not allow_unknown:
             reason = "not a parameter of this template"
+        if reason is None and name in types and types[name].get("secret"):
+            reason = SECRET_GIVEN
         if reason is None:
             try:
                 value = _json_value(value)

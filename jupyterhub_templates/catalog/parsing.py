@@ -89,17 +89,33 @@ def infer_parameters(nb: NotebookNode, kernel_name: str, language: str) -> list[
     for p in found:
         value, literal = _literal(p.default)
         default_value = value if is_finite(value) else None
+        secret = is_secret(p.inferred_type_name, p.help)
         params.append(
             {
                 "name": p.name,
-                "type": _normalize_type(p.inferred_type_name, value, literal),
+                "type": "str" if secret else _normalize_type(p.inferred_type_name, value, literal),
                 "annotation": "" if p.inferred_type_name == "None" else p.inferred_type_name,
                 "default": p.default,
                 "default_value": default_value,
                 "help": p.help,
+                "secret": secret,
             }
         )
     return params
+
+
+#: a help comment marking its parameter secret: ``token = ""  # [secret] the API token``
+SECRET_TAG = "[secret]"  # noqa: S105 (a tag, not a password)
+#: annotations marking a parameter secret: ``token: Secret = ""`` (pydantic's name too)
+SECRET_ANNOTATIONS = frozenset({"secret", "secretstr"})
+
+
+def is_secret(annotation: str, help_text: str) -> bool:
+    """Whether a parameter is secret: annotated :data:`SECRET_ANNOTATIONS` or tagged
+    :data:`SECRET_TAG` in its help comment. A secret's value is given when the notebook
+    runs and never written into a notebook (:mod:`.parameters`)."""
+    base = (annotation or "").split("[", 1)[0].strip().strip("'\"").lower()
+    return base in SECRET_ANNOTATIONS or SECRET_TAG in (help_text or "").lower()
 
 
 def _literal(source: str) -> tuple[Any, bool]:

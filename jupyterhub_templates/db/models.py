@@ -213,6 +213,10 @@ class Execution(Base):
     retry_at: Mapped[datetime.datetime | None] = mapped_column(
         UTCDateTime, nullable=True, index=True
     )
+    #: where its end is told (:class:`~jupyterhub_templates.execution.notifications.NotifyPolicy`)
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the names of the secrets it was given (their values are never stored)
+    secret_names: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: pending, running, success, failed, cancelled
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -240,6 +244,33 @@ class Execution(Base):
     updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class NotificationDelivery(Base):
+    """One notification of a run's end (:mod:`jupyterhub_templates.execution.notifications`):
+    a webhook or an e-mail, pending until delivered or given up."""
+
+    __tablename__ = "notification_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    execution_id: Mapped[int] = mapped_column(
+        ForeignKey("notebook_executions.id", ondelete="CASCADE", name="fk_deliveries_execution"),
+        index=True,
+    )
+    #: webhook or email
+    channel: Mapped[str] = mapped_column(String(16))
+    #: the webhook's URL or the e-mail address
+    target: Mapped[str] = mapped_column(String(2048))
+    #: pending, delivered, failed
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, index=True)
+    #: the receiver's last HTTP (or SMTP) status code
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: why the last attempt failed
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class Job(Base):
     """A job definition (:mod:`jupyterhub_templates.jobs`): a template to make a notebook
     from and run, as its owner, now or on a cron schedule."""
@@ -259,6 +290,8 @@ class Job(Base):
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: its runs' retry policy (None: none)
     retries: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: where its runs' ends are told (None: nowhere)
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     #: a cron expression (None: runs only when asked)
     schedule: Mapped[str | None] = mapped_column(String(255), nullable=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")

@@ -22,7 +22,7 @@ from traitlets import Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .. import jsontext, metrics
-from ..catalog.parameters import check_parameters
+from ..catalog.parameters import check_parameters, check_secrets, refuse_secrets
 from ..errors import Conflict, InvalidInput, NotFound, TemplatesError, Unavailable
 from ..hub import ExtensionClient, HubClient, UserServer
 from ..hub.client import ServerNotRunning
@@ -32,6 +32,7 @@ from ..notebooks.records import NotebookRecords
 from ..statuses import Status
 from .mlflow_runs import MLflowUnavailable, ensure_experiment, find_runs
 from .monitor import ExecutionMonitor, is_final
+from .notifications import Notifier
 from .records import ExecutionRecords
 from .retries import RetryPolicy, check_retries
 
@@ -68,6 +69,11 @@ class ExecuteRequest:
     #: the failed attempt this request repeats, and so its attempt number
     retry_of: int | None = None
     attempt: int = 1
+    #: ``{"on", "webhook", "email"}`` (:meth:`.notifications.Notifier.check`), or None
+    notify: Any = None
+    #: parameter names to secret values: given to the kernel through the run's
+    #: environment, never written into a notebook, a record or a log
+    secrets: Any = None
 
 
 def default_output_path(notebook_path: str, execution_id: int) -> str:
@@ -83,7 +89,8 @@ def _experiment_for(template: str | None, notebook_path: str) -> str:
 
 class Executions(LoggingConfigurable):
     """Dispatch and follow executions (the following is its :class:`ExecutionMonitor`'s,
-    created with ``parent=self``).
+    telling their ends its :class:`~.notifications.Notifier`'s, both created with
+    ``parent=self``).
 
     Keyword arguments besides the collaborators: traits, ``parent``, ``log``.
     """
@@ -146,9 +153,13 @@ class Executions(LoggingConfigurable):
         extension: ExtensionClient,
         in_thread: InThread,
         public_url: str,
+        declared_parameters: Callable[[str, int | None], list[dict[str, Any]]] | None = None,
         **kwargs: Any,
     ) -> None:
+        """``declared_parameters(template, version)``: what a template declares (blocking;
+        the catalog's), so that a run cannot write a secret parameter into a notebook."""
         super().__init__(**kwargs)
+        self.declared_parameters = declared_parameters
         self.records = records
         self.notebooks = notebooks
         self.hub = hub
@@ -164,6 +175,14 @@ class Executions(LoggingConfigurable):
             extension=extension,
             in_thread=in_thread,
             on_final=self._after_run,
+            parent=self,
+            log=self.log,
+        )
+        self.notifier = Notifier(
+            db=records.db,
+            describe=records.describe,
+            urls=self.urls,
+            in_thread=in_thread,
             parent=self,
             log=self.log,
         )
@@ -220,8 +239,20 @@ class Executions(LoggingConfigurable):
         """
         path, output, parameters = await self.in_thread(self._check, request)
         policy = self.check_retries(request.retries)
+        told = self.notifier.check(request.notify)
+        secret_values = check_secrets(request.secrets)
+        if secret_values and policy:
+            raise InvalidInput(
+                "retries cannot be combined with secrets: secret values are never stored, "
+                "so a later attempt would not have them."
+            )
         found = await self.in_thread(self.notebooks.latest_at, request.username, path) or {}
         notebook_id, template = found.get("id"), found.get("template_name")
+        if template and self.declared_parameters is not None:
+            declared = await self.in_thread(
+                self.declared_parameters, template, found.get("template_version")
+            )
+            refuse_secrets(declared, parameters)
         experiment = request.experiment_name or _experiment_for(template, path)
         server = await self.hub.ensure_running(request.username)
         await self._ensure_experiment(experiment)
@@ -243,6 +274,8 @@ class Executions(LoggingConfigurable):
             retries=policy.to_json() if policy else None,
             retry_of=request.retry_of,
             attempt=request.attempt,
+            notify=told.to_json() if told else None,
+            secret_names=list(secret_values),
             notebook_id=notebook_id,
             experiment_name=experiment,
         )
@@ -256,6 +289,7 @@ class Executions(LoggingConfigurable):
             "timeout": request.timeout,
             "overwrite": request.overwrite or request.in_place,
             "env": self._env(execution_id, remote_id, request.username, template, path, experiment),
+            "secrets": secret_values,
         }
         try:
             # which incarnation of the server takes the run: a later boot id means the
@@ -281,6 +315,8 @@ class Executions(LoggingConfigurable):
         output_path: str | None = None,
         overwrite: bool = False,
         retries: Any = None,
+        notify: Any = None,
+        secrets: Any = None,
     ) -> dict[str, Any]:
         """Run ``username``'s execution (anyone's for None) again: the same notebook,
         kernel, experiment and parameters, with ``parameters`` over those and
@@ -295,6 +331,8 @@ class Executions(LoggingConfigurable):
         request.overwrite = overwrite
         request.rerun_of = execution_id
         request.retries = retries
+        request.notify = notify
+        request.secrets = secrets
         return await self.submit(request)
 
     async def retry(self, execution_id: int) -> int | None:
@@ -311,6 +349,7 @@ class Executions(LoggingConfigurable):
             request.retry_of = execution_id
             request.attempt = before["attempt"] + 1
             request.retries = before["retries"]
+            request.notify = before["notify"]
             request.timeout = before["timeout"]
             try:
                 made = (await self.submit(request))["execution_id"]

@@ -25,6 +25,7 @@ from ..db.notify import EXECUTIONS, notify
 from ..errors import NotFound
 from ..jsontext import isoformat
 from ..statuses import ACTIVE, FINAL, REASONS, STATUSES, Reason, Status
+from .notifications import describe_policy, plan_deliveries
 from .retries import RetryPolicy
 
 
@@ -81,6 +82,8 @@ EXECUTION_FIELDS = (
     "retry_of",
     "retries",
     "retry_at",
+    "notify",
+    "secrets",
     "started_running",
     "progress",
     "error",
@@ -124,6 +127,8 @@ def describe_execution(e: Execution, base_url: str = "") -> dict[str, Any]:
         "retry_of": e.retry_of,
         "retries": e.retries or None,
         "retry_at": _ts(e.retry_at),
+        "notify": describe_policy(e.notify),
+        "secrets": e.secret_names or [],
         "started_running": _ts(e.start_time),
         "progress": {
             "cells_done": e.cells_done,
@@ -174,6 +179,8 @@ class ExecutionRecords:
         retries: dict[str, Any] | None = None,
         retry_of: int | None = None,
         attempt: int = 1,
+        notify: dict[str, Any] | None = None,
+        secret_names: list[str] | None = None,
     ) -> tuple[dict[str, Any], str]:
         """A new ``pending`` record: ``(description, remote_id)``; output path and remote
         id may depend on its id."""
@@ -194,6 +201,8 @@ class ExecutionRecords:
                 retries=retries,
                 retry_of=retry_of,
                 attempt=attempt,
+                notify=notify,
+                secret_names=secret_names or None,
                 notebook_id=notebook_id,
                 experiment_name=experiment_name,
                 mlflow_runs=[],
@@ -355,7 +364,7 @@ class ExecutionRecords:
                     e.error_name = _short(error.get("ename"), 255)
                     e.error_message = _short(error.get("evalue"), 4000)
                     e.error_cell = _count(error.get("cell_index"))
-                self._plan_retry(session, e)
+                self._plan_end(session, e)
             e.updated_at = utcnow()
             notify(session, EXECUTIONS, str(e.id))
             session.commit()
@@ -382,16 +391,19 @@ class ExecutionRecords:
             e.end_time = utcnow()
             e.mlflow_pending = self.lookup_mlflow
             e.updated_at = e.end_time
-            self._plan_retry(session, e)
+            self._plan_end(session, e)
             notify(session, EXECUTIONS, str(e.id))
             session.commit()
             return self.describe(e)
 
-    def _plan_retry(self, session: Session, e: Execution) -> None:
-        """With its end: when a failed run's next attempt is due, if it gets one."""
+    def _plan_end(self, session: Session, e: Execution) -> None:
+        """With its end: when a failed run's next attempt is due, if it gets one; else
+        the notifications it asked for."""
         policy = RetryPolicy.from_json(e.retries)
         if e.status == Status.FAILED and policy and policy.retries(e.reason, e.attempt or 1):
             e.retry_at = self.db.now(session) + policy.delay(e.attempt or 1)
+        elif e.notify:
+            session.add_all(plan_deliveries(e, self.db.now(session)))
 
     def retries_due(self, limit: int = 100) -> list[int]:
         """Failed runs whose next attempt is due now, the longest due first."""
@@ -414,17 +426,20 @@ class ExecutionRecords:
             if e is None or e.retry_at is None:
                 return None, None
             made = session.scalar(select(Execution.id).where(Execution.retry_of == e.id))
-            return self.describe(e), made
+            # for the next attempt: the notifications as asked, not as answers show them
+            return {**self.describe(e), "notify": e.notify}, made
 
     def retried(self, execution_id: int, attempt_id: int | None) -> None:
         """The retry of ``execution_id`` is made (``attempt_id``) or given up (None): it
         is no longer due; a job run it belonged to follows its new attempt."""
         with self.db.write_session() as session:
             e = session.get(Execution, execution_id, with_for_update=True)
-            if e is None:
+            if e is None or e.retry_at is None:  # done already
                 return
             e.retry_at = None
-            if attempt_id is not None:
+            if attempt_id is None:  # its end stands: told now
+                session.add_all(plan_deliveries(e, self.db.now(session)))
+            else:
                 session.execute(
                     update(JobRun)
                     .where(JobRun.execution_id == execution_id)

@@ -13,11 +13,13 @@ import datetime
 import re
 import string
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..catalog.parameters import check_parameters
 from ..errors import InvalidInput
+from ..execution.notifications import describe_policy
 from ..execution.retries import check_retries
 from ..jsontext import isoformat
 from ..notebooks.paths import clean_notebook_name, clean_path
@@ -46,6 +48,7 @@ JOB_FIELDS = (
     "kernel_name",
     "timeout",
     "retries",
+    "notify",
     "schedule",
     "timezone",
     "active",
@@ -108,6 +111,7 @@ def describe_job(job: Any, last_run: dict[str, Any] | None = None) -> dict[str, 
         "kernel_name": job.kernel_name,
         "timeout": job.timeout,
         "retries": job.retries or None,
+        "notify": describe_policy(job.notify),
         "schedule": job.schedule,
         "timezone": job.timezone,
         "active": job.active,
@@ -180,6 +184,8 @@ class JobSpec:
     timeout: float | None
     #: the stored retry policy (:class:`..execution.retries.RetryPolicy`), or None
     retries: dict[str, Any] | None
+    #: the stored notification policy, None, or :data:`KEEP` (a change leaves it)
+    notify: Any
     schedule: str | None
     timezone: str
     overlap: str
@@ -189,6 +195,10 @@ class JobSpec:
     def fields(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+
+#: a change that does not name ``notify`` keeps the stored one (answers show it redacted,
+#: so the description cannot stand for it)
+KEEP = object()
 
 #: the fields a request may set (the rest is the service's)
 SETTABLE = tuple(f.name for f in dataclasses.fields(JobSpec))
@@ -202,11 +212,14 @@ def check_spec(
     before: dict[str, Any] | None = None,
     max_retries: int = 5,
     retry_backoff: float = 30.0,
+    check_notify: Callable[[Any], Any] | None = None,
 ) -> JobSpec:
     """The settings of a new job from ``body``, or of a changed one (``before`` is its
     description; ``body`` holds the changes). InvalidInput names the first bad field.
     The template's own parameters are checked by the caller, which can read it.
-    ``max_retries`` and ``retry_backoff`` are the executions' limits on ``retries``."""
+    ``max_retries`` and ``retry_backoff`` are the executions' limits on ``retries``;
+    ``check_notify`` is the notifier's check of ``notify`` (None: notifications are
+    refused)."""
     unknown = sorted(set(body) - set(SETTABLE) - {"username"})
     if unknown:
         raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}.")
@@ -245,6 +258,14 @@ def check_spec(
         if timeout > max_timeout:
             raise InvalidInput(f"timeout may be at most {max_timeout:.0f} seconds.")
     policy = check_retries(merged.get("retries"), cap=max_retries, default_backoff=retry_backoff)
+    notify: Any = KEEP
+    if before is None or "notify" in body:
+        notify = None
+        if body.get("notify") is not None:
+            if check_notify is None:
+                raise InvalidInput("Notifications are not enabled on this service.")
+            policy_told = check_notify(body["notify"])
+            notify = policy_told.to_json() if policy_told else None
     timezone = check_timezone(merged.get("timezone") or "UTC")
     schedule = merged.get("schedule")
     if schedule is not None and schedule != "":
@@ -270,6 +291,7 @@ def check_spec(
         kernel_name=kernel,
         timeout=float(timeout) if timeout is not None else None,
         retries=policy.to_json() if policy else None,
+        notify=notify,
         schedule=schedule,
         timezone=timezone,
         overlap=overlap,

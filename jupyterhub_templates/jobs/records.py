@@ -20,7 +20,7 @@ from ..db import Database
 from ..db.models import Execution, Job, JobRun, utcnow
 from ..errors import NotFound
 from ..statuses import ACTIVE, JobRunState
-from .definitions import JobSpec, describe_job, describe_run
+from .definitions import KEEP, JobSpec, describe_job, describe_run
 from .schedule import due_slots, next_slot
 
 Describe = Callable[[Execution], dict[str, Any]]
@@ -92,7 +92,8 @@ class JobRecords:
                 spec.active,
             )
             for name, value in spec.fields().items():
-                setattr(job, name, value)
+                if value is not KEEP:
+                    setattr(job, name, value)
             if schedule_changed:
                 self._schedule_next(job, now)
             job.updated_at = now
@@ -325,7 +326,8 @@ class JobRecords:
                 raise NotFound(f"No job run {run_id}.")
             job = self._job(session, run.job_id, None)
             made = session.scalar(select(Execution.id).where(Execution.job_run_id == run_id))
-            return describe_job(job), describe_run(run), made
+            # the notifications as asked for the run, not as answers show them
+            return {**describe_job(job), "notify": job.notify}, describe_run(run), made
 
     def note_notebook(self, run_id: int, path: str) -> None:
         """The notebook a dispatch is about to write (a repeated dispatch of the run

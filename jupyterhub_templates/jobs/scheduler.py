@@ -11,8 +11,9 @@ creator) and runs it in place as the job's owner (the executions layer); an exec
 names its job run and a run has at most one, so a dispatch repeated after a crash finds
 the execution instead of making a second.
 
-The scheduler also makes the retries that are due (:mod:`..execution.retries`), any
-run's, a job's or not: time-driven work has this one place.
+The scheduler also makes the retries that are due (:mod:`..execution.retries`) and
+sends the notifications that are (:mod:`..execution.notifications`), any run's, a job's
+or not: time-driven work has this one place.
 """
 
 from __future__ import annotations
@@ -183,6 +184,7 @@ class JobScheduler(LoggingConfigurable):
             self._start(("run", run_id), self._dispatch(run_id))
         for execution_id in await self.in_thread(self.executions.records.retries_due):
             self._start(("retry", execution_id), self._retry(execution_id))
+        self._start(("notify", 0), self._notify())
 
     def _start(self, key: tuple[str, int], work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` unless the same work is under way already."""
@@ -192,6 +194,14 @@ class JobScheduler(LoggingConfigurable):
         task = asyncio.create_task(work, name=f"job-{key[0]}-{key[1]}")
         self._dispatching[key] = task
         task.add_done_callback(lambda _, k=key: self._dispatching.pop(k, None))
+
+    async def _notify(self) -> None:
+        try:
+            await self.executions.notifier.deliver_due()
+        except TemplatesError as e:  # the database: the next round tries again
+            log.warning("notifications: %s", e.message)
+        except Exception:
+            log.exception("notifications failed")
 
     async def _retry(self, execution_id: int) -> None:
         async with self._slots:
@@ -259,6 +269,7 @@ class JobScheduler(LoggingConfigurable):
                     kernel_name=job["kernel_name"],
                     timeout=job["timeout"],
                     retries=job["retries"],
+                    notify=job["notify"],
                     job_run_id=run_id,
                 )
             )

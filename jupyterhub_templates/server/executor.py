@@ -34,6 +34,7 @@ from typing import Any
 from ..errors import Conflict, NotFound
 from ..statuses import FINAL, Reason, Status
 from .requests import ExecutorConfig, parse_request, prepare_paths
+from .runner import SECRET_ENV, secret_env
 from .spares import SparePool, killpg, spawn_runner
 
 
@@ -117,6 +118,8 @@ class Execution:
     kill_task: asyncio.Task[None] | None = None
     run_task: asyncio.Task[None] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the secret parameters' names; their values are in ``env`` until the run starts
+    secret_names: list[str] = field(default_factory=list)
 
     def model(self) -> dict[str, Any]:
         """The execution model of the HTTP API."""
@@ -228,7 +231,8 @@ class Executor:
             kernel_name=req.kernel_name,
             timeout=req.timeout,
             parameters=req.parameters,
-            env=req.env,
+            env={**req.env, **secret_env(req.secrets)},
+            secret_names=list(req.secrets),
             os_input=os_input,
             os_output=os_output,
             cwd=cwd,
@@ -347,6 +351,8 @@ class Executor:
 
     async def _run_child(self, execution: Execution) -> None:
         env = {**os.environ, **execution.env}
+        # the secrets go with this run's process only: not kept while it runs
+        execution.env = {k: v for k, v in execution.env.items() if not k.startswith(SECRET_ENV)}
         spare = self.spares.take()
         if spare is not None:
             process, read_fd, write_fd = spare.process, spare.events_read_fd, spare.events_fd
@@ -386,6 +392,7 @@ class Executor:
             "parameters": execution.parameters,
             "cwd": execution.cwd,
             "events_fd": write_fd,
+            "secret_names": execution.secret_names,
         }
         if spare is not None:
             spec["env"] = env

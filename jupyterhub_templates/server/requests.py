@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog.parameters import check_parameters
+from ..catalog.parameters import check_parameters, check_secrets
 from ..errors import Conflict, InvalidInput, NotFound
 from ..notebooks.paths import clean_path
 
@@ -76,6 +76,8 @@ class Request:
     #: replace a notebook already at ``output_path`` (always when the body names none:
     #: a run in place)
     overwrite: bool = False
+    #: parameter names to secret values, for the kernel's environment only
+    secrets: dict[str, str] = field(default_factory=dict)
 
 
 def parse_request(body: Any, config: ExecutorConfig) -> Request:
@@ -104,6 +106,10 @@ def parse_request(body: Any, config: ExecutorConfig) -> Request:
 
     # the service's own checks: names, plain JSON values, nesting and text limits
     parameters = check_parameters([], body.get("parameters"), allow_unknown=True)
+    secrets = check_secrets(body.get("secrets"))
+    both = sorted(set(secrets) & set(parameters))
+    if both:
+        raise InvalidInput(f"{both[0]} is given both as a parameter and as a secret")
 
     overwrite = body.get("overwrite", False)
     if not isinstance(overwrite, bool):
@@ -142,6 +148,7 @@ def parse_request(body: Any, config: ExecutorConfig) -> Request:
         env=dict(env),
         # no output_path: a run in place, which replaces its notebook by definition
         overwrite=overwrite or raw_output is None,
+        secrets=secrets,
     )
 
 

@@ -57,6 +57,41 @@ from jupyterhub_templates.statuses import Reason, Status
 
 ENGINE_NAME = "jupyterhub_templates"
 _PREFIX = "[jupyterhub-templates] "
+#: a run's secret values travel to its kernel as ``<SECRET_ENV><n>`` (n: the position
+#: of its name in the spec's ``secret_names``); the kernel moves each into its variable
+SECRET_ENV = "JUPYTERHUB_TEMPLATES_SECRET_"  # noqa: S105 (a prefix, not a password)
+#: the names of this run's secrets (from its spec)
+_secret_names: list[str] = []
+
+
+def secret_env(secrets: dict[str, str]) -> dict[str, str]:
+    """The environment carrying ``secrets`` (names in their order) to the kernel."""
+    return {f"{SECRET_ENV}{i}": value for i, value in enumerate(secrets.values())}
+
+
+def secret_code(names: list[str]) -> str:
+    """Code the kernel runs silently (kept in no notebook and no history) after the
+    parameters: each secret into its variable, out of the environment."""
+    return (
+        "def __templates_secrets(os=__import__('os'), g=globals()):\n"
+        f"    for i, name in enumerate({names!r}):\n"
+        f"        key = {SECRET_ENV!r} + str(i)\n"
+        "        if key in os.environ:\n"
+        "            g[name] = os.environ.pop(key)\n"
+        "__templates_secrets()\n"
+        "del __templates_secrets\n"
+    )
+
+
+def secrets_after(cells: list[Any]) -> int:
+    """The index of the cell after which the secrets are set: the last one holding
+    parameters (papermill's injected cell, else the template's), -1 for none."""
+    found = -1
+    for i, cell in enumerate(cells):
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        if "injected-parameters" in tags or "parameters" in tags:
+            found = i
+    return found
 
 
 class EventWriter:
@@ -97,7 +132,7 @@ class _LogFormatter(logging.Formatter):
 
 def _build_engine() -> type:
     """The papermill engine reporting kernel pid and cell progress (imports papermill lazily)."""
-    from nbclient.util import run_sync
+    from nbclient.util import ensure_async, run_sync
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine
     from papermill.log import logger
@@ -126,14 +161,31 @@ def _build_engine() -> type:
             store_history: bool = True,
         ) -> Any:
             is_code = cell.get("cell_type") == "code"
+            after = None
+            if _secret_names:
+                if not hasattr(self, "_secrets_at"):  # once: the cells do not change
+                    self._secrets_at = secrets_after(self.nb.cells)
+                after = self._secrets_at
+            if after == -1 and cell_index == 0:
+                await self._set_secrets()
             if is_code:
                 _emit("cell_start", index=cell_index)
             result = await super().async_execute_cell(
                 cell, cell_index, execution_count=execution_count, store_history=store_history
             )
+            if after == cell_index:
+                await self._set_secrets()
             if is_code:
                 _emit("cell_done", index=cell_index)
             return result
+
+        async def _set_secrets(self) -> None:
+            msg_id = await ensure_async(
+                self.kc.execute(secret_code(_secret_names), silent=True, store_history=False)
+            )
+            reply = await self.async_wait_for_reply(msg_id)
+            if not reply or reply["content"].get("status") != "ok":
+                raise RuntimeError("the secrets could not be given to the kernel")
 
         execute_cell = run_sync(async_execute_cell)
 
@@ -314,6 +366,7 @@ def run(spec: dict[str, Any]) -> int:
     from papermill.engines import papermill_engines
 
     papermill_engines.register(ENGINE_NAME, _build_engine())
+    _secret_names[:] = spec.get("secret_names") or []
     print(f"{_PREFIX}kernel {spec['kernel_name']!r}, working directory {spec['cwd']}", flush=True)
     kernel = None
     engine_kwargs: dict[str, Any] = {}

@@ -34,6 +34,7 @@ from ..db import Database, safe_url
 from ..errors import Unavailable
 from ..execution.executions import Executions
 from ..execution.monitor import ExecutionMonitor
+from ..execution.notifications import Notifier
 from ..execution.records import ExecutionRecords
 from ..hub import ContentsClient, ExtensionClient, HubClient
 from ..jobs.records import JobRecords
@@ -490,6 +491,7 @@ class TemplatesService(Application):
             extension=ExtensionClient(self.hub),
             in_thread=self.in_thread,
             public_url=self.public_url,
+            declared_parameters=self.catalog.declared_parameters,
             parent=self,
             log=self.log,
         )
@@ -502,10 +504,16 @@ class TemplatesService(Application):
             log=self.log,
         )
         self.audit = AuditTrail(self.db, self.in_thread, parent=self, log=self.log)
-        # a password in the MLflow URI is masked in logs like the service's other secrets
-        mlflow_password = urlparse(self.executions.mlflow_tracking_uri).password
-        if mlflow_password:
-            install_secrets_filter([self.log], [mlflow_password])
+        # a password in the MLflow URI is masked in logs like the service's other secrets,
+        # and so are the notifier's keys
+        notifier = self.executions.notifier
+        secrets = [
+            urlparse(self.executions.mlflow_tracking_uri).password,
+            notifier.webhook_secret,
+            notifier.smtp_password,
+        ]
+        if any(secrets):
+            install_secrets_filter([self.log], [s for s in secrets if s])
 
     def _forward_moved_options(self) -> None:
         """Hand options set under their old names (see :func:`_moved`) to the
@@ -686,6 +694,7 @@ TemplatesService.classes = [
     NotebookCreator,
     Executions,
     ExecutionMonitor,
+    Notifier,
     JobScheduler,
     HubClient,
     AuditTrail,

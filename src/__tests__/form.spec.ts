@@ -384,8 +384,20 @@ describe('validateForm', () => {
     expect(validateForm([], {})).toEqual({
       parameters: {},
       errors: {},
-      codes: {}
+      codes: {},
+      secrets: {}
     });
+  });
+
+  it('sends secret parameters as secrets only, and only when given', () => {
+    const token = { ...STR, name: 'token', default: '"dev"', secret: true };
+    const key = { ...STR, name: 'key', default: '""', secret: true };
+    const withSecrets = [{ ...INT, name: 'n' }, token, key];
+    expect(initialValue(token)).toBe(''); // its default is not shown
+    const result = validateForm(withSecrets, { n: '2', token: 's3cr3t' });
+    expect(result.parameters).toEqual({ n: 2 });
+    expect(result.secrets).toEqual({ token: 's3cr3t' });
+    expect(result.errors).toEqual({});
   });
 });
 

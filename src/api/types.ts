@@ -27,6 +27,8 @@ export type TemplateParameter = {
   default_value?: unknown;
   /** The comment next to the parameter. */
   help: string;
+  /** Marked secret: given in a run's `secrets`, never written into a notebook. */
+  secret?: boolean;
 };
 
 /**
@@ -182,6 +184,8 @@ export type ExecuteRequest = {
   experiment_name?: string;
   /** Replace a notebook already at `output_path` (409 otherwise). */
   overwrite?: boolean;
+  /** Secret parameters: reach the kernel through the run's environment only. */
+  secrets?: Record<string, string>;
 };
 
 export type ExecutionStatus =

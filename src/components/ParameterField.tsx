@@ -33,7 +33,19 @@ export function ParameterField(props: {
   };
 
   let input: JSX.Element;
-  switch (param.type) {
+  switch (param.secret ? 'secret' : param.type) {
+    case 'secret':
+      input = (
+        <input
+          {...common}
+          type="password"
+          className="jp-mod-styled"
+          autoComplete="new-password"
+          value={String(value)}
+          onChange={event => onChange(event.target.value)}
+        />
+      );
+      break;
     case 'bool':
       input = (
         <input
@@ -87,7 +99,19 @@ export function ParameterField(props: {
   const label = (
     <label htmlFor={id} className="jp-Templates-label">
       <span className="jp-Templates-paramName">{param.name}</span>
-      <span className="jp-Templates-paramType">{typeText}</span>
+      {param.secret ? null : (
+        <span className="jp-Templates-paramType">{typeText}</span>
+      )}
+      {param.secret ? (
+        <span
+          className="jp-Templates-paramHint"
+          title={trans.__(
+            'Given to the run only: never written into the notebook or stored'
+          )}
+        >
+          {trans.__('secret')}
+        </span>
+      ) : null}
       {param.type === 'list' ||
       param.type === 'dict' ||
       param.type === 'any' ? (

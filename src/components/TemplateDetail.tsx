@@ -124,8 +124,17 @@ export function TemplateDetail(props: {
     }
     setBusy(null);
     const path = created.new_notebook_path;
+    const secrets = checked.secrets;
     if (!run) {
       Notification.success(trans.__('Created %1', path), { autoClose: 5000 });
+      if (Object.keys(secrets).length > 0) {
+        Notification.warning(
+          trans.__(
+            'Secret values are given to a run only: use Create and run to pass them.'
+          ),
+          { autoClose: 8000 }
+        );
+      }
       openPath(path);
       return;
     }
@@ -134,7 +143,13 @@ export function TemplateDetail(props: {
     });
     onRunStarted();
     executions
-      .start(() => client.executeNotebook({ notebook_path: path }))
+      .start(() =>
+        client.executeNotebook(
+          Object.keys(secrets).length > 0
+            ? { notebook_path: path, secrets }
+            : { notebook_path: path }
+        )
+      )
       .catch(reason => {
         Notification.error(
           trans.__('Could not run %1: %2', path, errorMessage(reason))

@@ -34,6 +34,8 @@ class ExecutionBase(BaseHandler):
             experiment_name=self.body_str(body, "experiment_name"),
             overwrite=self.body_bool(body, "overwrite"),
             retries=body.get("retries"),
+            notify=body.get("notify"),
+            secrets=body.get("secrets"),
         )
 
     def with_urls(self, description: dict[str, Any]) -> dict[str, Any]:
@@ -167,8 +169,22 @@ class RerunExecutionHandler(ExecutionBase):
             output_path=self.body_str(body, "output_path"),
             overwrite=self.body_bool(body, "overwrite"),
             retries=body.get("retries"),
+            notify=body.get("notify"),
+            secrets=body.get("secrets"),
         )
         await self.answer_started(record)
+
+
+class ExecutionNotificationsHandler(ExecutionBase):
+    """``GET /execution/{id}/notifications``: the deliveries of the run's end."""
+
+    async def get(self, raw_id: str) -> None:
+        execution_id = self._id(raw_id)
+        await self.own_or_any(
+            lambda owner: self.in_thread(self.executions.records.get, execution_id, owner)
+        )
+        found = await self.in_thread(self.executions.notifier.deliveries, execution_id)
+        await self.write_json_off_loop({"execution_id": execution_id, "notifications": found})
 
 
 class ExecutionLogHandler(ExecutionBase):
@@ -192,4 +208,5 @@ def routes() -> list[tuple[str, type]]:
         (r"execution/([^/]+)/cancel", CancelExecutionHandler),
         (r"execution/([^/]+)/rerun", RerunExecutionHandler),
         (r"execution/([^/]+)/log", ExecutionLogHandler),
+        (r"execution/([^/]+)/notifications", ExecutionNotificationsHandler),
     ]

@@ -43,6 +43,7 @@ class JobBase(BaseHandler):
             before=before,
             max_retries=executions.max_retries,
             retry_backoff=executions.retry_backoff,
+            check_notify=executions.notifier.check,
         )
         await self.in_thread(self.scheduler.check, owner, spec)
         return spec

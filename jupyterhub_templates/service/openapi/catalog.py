@@ -26,6 +26,12 @@ def schemas() -> dict[str, Any]:
                 "nullable": True,
             },
             "help": {"type": "string"},
+            "secret": {
+                "type": "boolean",
+                "description": "Annotated Secret (or SecretStr), or [secret] in its help "
+                "comment: its value is given in an execution's secrets, never written into "
+                "a notebook or stored (templates uploaded before this existed say false).",
+            },
         },
     }
     template = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import statuses as _statuses
+from ...execution import notifications as _notifications
 from ...execution.retries import MAX_DELAY, RETRYABLE
 
 
@@ -138,6 +139,38 @@ VERSION_PARAM = {
     "in": "query",
     "description": "A version number; default the current version.",
     "schema": {"type": "integer", "minimum": 1},
+}
+
+
+#: a request's or a job's notifications (execution/notifications.py), null for none
+NOTIFY = {
+    "type": "object",
+    "nullable": True,
+    "additionalProperties": False,
+    "properties": {
+        "on": {
+            "type": "string",
+            "enum": list(_notifications.ON),
+            "default": "finish",
+            "description": "Tell every end, or failures only.",
+        },
+        "webhook": {
+            "type": "string",
+            "format": "uri",
+            "nullable": True,
+            "description": "POST the end here as JSON, signed (X-Templates-Signature-256: "
+            "sha256=HMAC-SHA256 of the body under Notifier.webhook_secret), to a host "
+            "Notifier.webhook_hosts allows. Answers show only its scheme and host.",
+        },
+        "email": {
+            "type": "array",
+            "maxItems": _notifications.MAX_EMAILS,
+            "items": {"type": "string", "format": "email"},
+            "description": "Addresses to e-mail (needs Notifier.smtp_host).",
+        },
+    },
+    "description": "Where the run's end is told (the last attempt's, with retries): the "
+    "notebook, status, duration and links to the output and the MLflow runs.",
 }
 
 

@@ -8,6 +8,7 @@ from ...jobs.definitions import DEFAULT_PATTERN, JOB_FIELDS, MISSED, OVERLAP, RU
 from ...statuses import JOB_RUN_STATES
 from .common import (
     ACT_FOR,
+    NOTIFY,
     PAGE,
     PAGE_FIELDS,
     RETRIES,
@@ -51,6 +52,7 @@ def _settings() -> dict[str, Any]:
         "kernel_name": {**nullable_str, "description": "Default: the service's kernel."},
         "timeout": {"type": "number", "nullable": True, "description": "Seconds (> 0)."},
         "retries": RETRIES,
+        "notify": NOTIFY,
         "schedule": {
             **nullable_str,
             "example": "0 3 * * *",

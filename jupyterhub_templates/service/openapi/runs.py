@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...catalog.parameters import MAX_SECRETS
+from ...execution.notifications import CHANNELS, DELIVERY_FIELDS, DELIVERY_STATES
 from ...execution.records import EXECUTION_FIELDS
 from .common import (
     ACT_FOR,
+    NOTIFY,
     PAGE,
     PAGE_FIELDS,
     REASONS,
@@ -21,6 +24,17 @@ from .common import (
     fields,
     required,
 )
+
+SECRETS = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "maxProperties": MAX_SECRETS,
+    "description": "Secret parameters (a template's parameters marked secret, or any "
+    "name): each value reaches the kernel through the run's environment and is set as "
+    "that variable after the parameters; it is never written into the notebook, the "
+    "output, the log, the database or MLflow. Not with retries (a later attempt would "
+    "not have them).",
+}
 
 
 def schemas() -> dict[str, Any]:
@@ -110,6 +124,8 @@ def schemas() -> dict[str, Any]:
                     "description": "Replace a notebook already at output_path (409 otherwise).",
                 },
                 "retries": RETRIES,
+                "notify": NOTIFY,
+                "secrets": SECRETS,
             },
         },
         "RerunRequest": {
@@ -128,6 +144,8 @@ def schemas() -> dict[str, Any]:
                 },
                 "overwrite": {"type": "boolean", "default": False},
                 "retries": RETRIES,
+                "notify": NOTIFY,
+                "secrets": SECRETS,
             },
         },
         "Execution": {
@@ -147,6 +165,8 @@ def schemas() -> dict[str, Any]:
                     "retry_of",
                     "retries",
                     "retry_at",
+                    "notify",
+                    "secrets",
                     "started_running",
                     "log_url",
                 ),
@@ -194,6 +214,13 @@ def schemas() -> dict[str, Any]:
                         "description": "The failed attempt this retry repeats.",
                     },
                     "retries": RETRIES,
+                    "notify": NOTIFY,
+                    "secrets": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "The names of the secrets the run was given (their "
+                        "values are never stored: a rerun gives them again).",
+                    },
                     "retry_at": {
                         "type": "string",
                         "format": "date-time",
@@ -279,6 +306,29 @@ def schemas() -> dict[str, Any]:
             "properties": {
                 "executions": {"type": "array", "items": _ref("Execution")},
                 **PAGE_FIELDS,
+            },
+        },
+        "Notification": {
+            "type": "object",
+            "required": list(DELIVERY_FIELDS),
+            "properties": {
+                "id": {"type": "integer"},
+                "channel": {"type": "string", "enum": list(CHANNELS)},
+                "target": {
+                    "type": "string",
+                    "description": "The address (a webhook's scheme and host only).",
+                },
+                "state": {"type": "string", "enum": list(DELIVERY_STATES)},
+                "attempts": {"type": "integer"},
+                "status_code": {
+                    "type": "integer",
+                    "nullable": True,
+                    "description": "The receiver's last answer (HTTP, or SMTP).",
+                },
+                "error": {"type": "string", "nullable": True},
+                "next_attempt_at": {"type": "string", "format": "date-time", "nullable": True},
+                "created_at": {"type": "string", "format": "date-time"},
+                "delivered_at": {"type": "string", "format": "date-time", "nullable": True},
             },
         },
         "ExecutionLog": {
@@ -410,6 +460,31 @@ def paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json(_ref("ExecutionLog"), "The log from offset"),
                     **_errors(400, 403, 404, 502, 503),
+                },
+            }
+        },
+        "/execution/{id}/notifications": {
+            "get": {
+                "summary": "The notifications of an execution's end, each delivery with its "
+                "state and attempts",
+                "operationId": "executionNotifications",
+                "parameters": [ex],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["execution_id", "notifications"],
+                            "properties": {
+                                "execution_id": {"type": "integer"},
+                                "notifications": {
+                                    "type": "array",
+                                    "items": _ref("Notification"),
+                                },
+                            },
+                        },
+                        "Oldest first",
+                    ),
+                    **_errors(400, 403, 404, 503),
                 },
             }
         },
