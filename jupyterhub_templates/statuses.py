@@ -49,6 +49,10 @@ class Reason(str, Enum):
     TIMEOUT = "timeout"
     KERNEL_NOT_FOUND = "kernel not found"
     SERVER_STOPPED = "server stopped"
+    #: the run's memory limit was reached (a MemoryError, or the kernel crashed)
+    MEMORY_LIMIT = "memory limit"
+    #: the run's CPU-time limit was reached (the kernel was killed)
+    CPU_LIMIT = "cpu limit"
     #: anything else (the runner could not start, a failure without an error object)
     ERROR = "error"
 

@@ -74,6 +74,8 @@ class ExecuteRequest:
     #: parameter names to secret values: given to the kernel through the run's
     #: environment, never written into a notebook, a record or a log
     secrets: Any = None
+    #: ``{"memory_mb", "cpu_seconds"}`` for the kernel (:meth:`Executions.check_limits`)
+    limits: Any = None
 
 
 def default_output_path(notebook_path: str, execution_id: int) -> str:
@@ -125,6 +127,20 @@ class Executions(LoggingConfigurable):
 
     max_timeout = Float(
         86400.0, help="The longest timeout (seconds) a caller may give an execution."
+    ).tag(config=True)
+
+    memory_limit = Int(
+        0,
+        help="""The address space (MiB) a run's kernel may use, and the most a request's
+        `limits.memory_mb` may ask; beyond it allocations fail and the run fails with
+        reason `memory limit`. 0: no limit unless a request asks for one.""",
+    ).tag(config=True)
+
+    cpu_limit = Float(
+        0.0,
+        help="""The CPU time (seconds) a run's kernel may use, and the most a request's
+        `limits.cpu_seconds` may ask; then the kernel is stopped and the run fails with
+        reason `cpu limit`. 0: no limit unless a request asks for one.""",
     ).tag(config=True)
 
     max_retries = Int(
@@ -195,6 +211,37 @@ class Executions(LoggingConfigurable):
 
     # -- dispatch ----------------------------------------------------------------
 
+    def check_limits(self, value: Any) -> dict[str, float]:
+        """A request's ``limits`` (``{"memory_mb", "cpu_seconds"}``, each at most this
+        service's limit when it has one; absent ones are the service's) as the server
+        extension takes them (``memory_bytes``, ``cpu_seconds``)."""
+        if value is None:
+            value = {}
+        if not isinstance(value, dict) or set(value) - {"memory_mb", "cpu_seconds"}:
+            raise InvalidInput(
+                'limits must be an object, e.g. {"memory_mb": 2048, "cpu_seconds": 600}.'
+            )
+        found: dict[str, float] = {}
+        for name, cap, key, scale in (
+            ("memory_mb", self.memory_limit, "memory_bytes", 1024 * 1024),
+            ("cpu_seconds", self.cpu_limit, "cpu_seconds", 1),
+        ):
+            asked = value.get(name)
+            if asked is not None and (
+                isinstance(asked, bool)
+                or not isinstance(asked, int | float)
+                or not asked > 0
+                or asked != asked
+                or asked == float("inf")
+            ):
+                raise InvalidInput(f"limits.{name} must be a positive number.")
+            if asked is not None and cap and asked > cap:
+                raise InvalidInput(f"limits.{name} may be at most {cap:g}.")
+            chosen = asked if asked is not None else cap
+            if chosen:
+                found[key] = int(chosen * scale) if scale > 1 else float(chosen)
+        return found
+
     def check_retries(self, value: Any) -> RetryPolicy | None:
         """A request's or a job's ``retries`` checked against this service's limits."""
         return check_retries(value, cap=self.max_retries, default_backoff=self.retry_backoff)
@@ -241,6 +288,7 @@ class Executions(LoggingConfigurable):
         policy = self.check_retries(request.retries)
         told = self.notifier.check(request.notify)
         secret_values = check_secrets(request.secrets)
+        limits = self.check_limits(request.limits)
         if secret_values and policy:
             raise InvalidInput(
                 "retries cannot be combined with secrets: secret values are never stored, "
@@ -290,6 +338,7 @@ class Executions(LoggingConfigurable):
             "overwrite": request.overwrite or request.in_place,
             "env": self._env(execution_id, remote_id, request.username, template, path, experiment),
             "secrets": secret_values,
+            "limits": limits,
         }
         try:
             # which incarnation of the server takes the run: a later boot id means the
@@ -317,6 +366,7 @@ class Executions(LoggingConfigurable):
         retries: Any = None,
         notify: Any = None,
         secrets: Any = None,
+        limits: Any = None,
     ) -> dict[str, Any]:
         """Run ``username``'s execution (anyone's for None) again: the same notebook,
         kernel, experiment and parameters, with ``parameters`` over those and
@@ -333,6 +383,7 @@ class Executions(LoggingConfigurable):
         request.retries = retries
         request.notify = notify
         request.secrets = secrets
+        request.limits = limits
         return await self.submit(request)
 
     async def retry(self, execution_id: int) -> int | None:

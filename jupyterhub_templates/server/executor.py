@@ -120,6 +120,8 @@ class Execution:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     #: the secret parameters' names; their values are in ``env`` until the run starts
     secret_names: list[str] = field(default_factory=list)
+    #: the kernel's limits (see ``runner.apply_limits``)
+    limits: dict[str, float] = field(default_factory=dict)
 
     def model(self) -> dict[str, Any]:
         """The execution model of the HTTP API."""
@@ -233,6 +235,7 @@ class Executor:
             parameters=req.parameters,
             env={**req.env, **secret_env(req.secrets)},
             secret_names=list(req.secrets),
+            limits=req.limits,
             os_input=os_input,
             os_output=os_output,
             cwd=cwd,
@@ -393,6 +396,7 @@ class Executor:
             "cwd": execution.cwd,
             "events_fd": write_fd,
             "secret_names": execution.secret_names,
+            "limits": execution.limits,
         }
         if spare is not None:
             spec["env"] = env

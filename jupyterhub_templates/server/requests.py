@@ -78,6 +78,8 @@ class Request:
     overwrite: bool = False
     #: parameter names to secret values, for the kernel's environment only
     secrets: dict[str, str] = field(default_factory=dict)
+    #: the kernel's limits: ``memory_bytes``, ``cpu_seconds`` (absent: none)
+    limits: dict[str, float] = field(default_factory=dict)
 
 
 def parse_request(body: Any, config: ExecutorConfig) -> Request:
@@ -125,6 +127,18 @@ def parse_request(body: Any, config: ExecutorConfig) -> Request:
     if timeout > config.max_timeout:
         raise InvalidInput(f"timeout must be at most {config.max_timeout:g} seconds")
 
+    limits = body.get("limits") or {}
+    if not isinstance(limits, dict) or set(limits) - {"memory_bytes", "cpu_seconds"}:
+        raise InvalidInput("limits may hold memory_bytes and cpu_seconds")
+    for name, value in limits.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise InvalidInput(f"limits.{name} must be a positive number")
+
     env = body.get("env")
     if env is None:
         env = {}
@@ -149,6 +163,7 @@ def parse_request(body: Any, config: ExecutorConfig) -> Request:
         # no output_path: a run in place, which replaces its notebook by definition
         overwrite=overwrite or raw_output is None,
         secrets=secrets,
+        limits=dict(limits),
     )
 
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -62,6 +63,54 @@ _PREFIX = "[jupyterhub-templates] "
 SECRET_ENV = "JUPYTERHUB_TEMPLATES_SECRET_"  # noqa: S105 (a prefix, not a password)
 #: the names of this run's secrets (from its spec)
 _secret_names: list[str] = []
+#: this run's limits (from its spec): ``memory_bytes``, ``cpu_seconds``
+_limits: dict[str, float] = {}
+#: the kernel's manager, to learn how the kernel ended
+_kernel_manager: Any = None
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def apply_limits(pid: int | None) -> None:
+    """Limit the kernel process (and what it starts, which inherits them): its address
+    space (``RLIMIT_AS``: allocations beyond fail, a MemoryError in Python) and its CPU
+    time (``RLIMIT_CPU``: SIGXCPU once used, SIGKILL two seconds later), counted from
+    now (a pre-started kernel has used some already)."""
+    if not pid or not _limits:
+        return
+    import resource
+
+    memory = int(_limits.get("memory_bytes") or 0)
+    if memory:
+        resource.prlimit(pid, resource.RLIMIT_AS, (memory, memory))
+    cpu = float(_limits.get("cpu_seconds") or 0)
+    if cpu:
+        soft = math.ceil(_cpu_seconds(pid) + cpu)
+        resource.prlimit(pid, resource.RLIMIT_CPU, (soft, soft + 2))
+
+
+def _limit_hit(reason: str, ename: str) -> str | None:
+    """The limit a failure comes from, if it does: a MemoryError under a memory limit;
+    a kernel ended by SIGXCPU (or SIGKILL at the hard limit) under a CPU limit, or by a
+    crash of a failed allocation (SIGSEGV, SIGABRT) under a memory limit."""
+    if reason == Reason.CELL_ERROR and ename == "MemoryError" and _limits.get("memory_bytes"):
+        return Reason.MEMORY_LIMIT
+    if reason != Reason.KERNEL_DIED or _kernel_manager is None:
+        return None
+    process = getattr(getattr(_kernel_manager, "provisioner", None), "process", None)
+    code = process.poll() if process is not None else None
+    if code is None:
+        return None
+    if _limits.get("cpu_seconds") and code in (-signal.SIGXCPU, -signal.SIGKILL):
+        return Reason.CPU_LIMIT
+    if _limits.get("memory_bytes") and code in (-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGKILL):
+        return Reason.MEMORY_LIMIT
+    return None
 
 
 def secret_env(secrets: dict[str, str]) -> dict[str, str]:
@@ -145,10 +194,12 @@ def _build_engine() -> type:
             await super().async_start_new_kernel(**kwargs)
             # Non-local provisioners have no pid: the parent then relies on our own
             # cleanup (nbclient's SIGTERM handler) and the kernel's parent polling.
-            global _kernel_pgid
+            global _kernel_pgid, _kernel_manager
             provisioner = getattr(self.km, "provisioner", None)
             pid, pgid = getattr(provisioner, "pid", None), getattr(provisioner, "pgid", None)
             _kernel_pgid = pgid if isinstance(pgid, int) else pid
+            _kernel_manager = self.km
+            apply_limits(pid)
             _emit("started", kernel_pid=pid, kernel_pgid=pgid)
 
         start_new_kernel = run_sync(async_start_new_kernel)
@@ -234,7 +285,7 @@ def classify(exc: BaseException, current_cell: int | None = None) -> dict[str, A
 
     if isinstance(exc, PapermillExecutionError):
         return {
-            "reason": Reason.CELL_ERROR,
+            "reason": _limit_hit(Reason.CELL_ERROR, str(exc.ename)) or Reason.CELL_ERROR,
             "ename": str(exc.ename),
             "evalue": str(exc.evalue),
             "cell_index": exc.cell_index,
@@ -248,10 +299,12 @@ def classify(exc: BaseException, current_cell: int | None = None) -> dict[str, A
     else:
         reason = Reason.ERROR
     return {
-        "reason": reason,
+        "reason": _limit_hit(reason, type(exc).__name__) or reason,
         "ename": type(exc).__name__,
         "evalue": str(exc),
-        "cell_index": current_cell if reason in (Reason.KERNEL_DIED, Reason.TIMEOUT) else None,
+        "cell_index": current_cell
+        if reason in (Reason.KERNEL_DIED, Reason.TIMEOUT, Reason.CPU_LIMIT, Reason.MEMORY_LIMIT)
+        else None,
     }
 
 
@@ -366,7 +419,10 @@ def run(spec: dict[str, Any]) -> int:
     from papermill.engines import papermill_engines
 
     papermill_engines.register(ENGINE_NAME, _build_engine())
+    global _kernel_manager
     _secret_names[:] = spec.get("secret_names") or []
+    _limits.clear()
+    _limits.update(spec.get("limits") or {})
     print(f"{_PREFIX}kernel {spec['kernel_name']!r}, working directory {spec['cwd']}", flush=True)
     kernel = None
     engine_kwargs: dict[str, Any] = {}
@@ -376,6 +432,8 @@ def run(spec: dict[str, Any]) -> int:
             kernel = _prestarted
             engine_kwargs["km"] = kernel.km
             pid, pgid = kernel.pids()
+            _kernel_manager = kernel.km
+            apply_limits(pid)
             print(f"{_PREFIX}on the pre-started kernel (pid {pid})", flush=True)
             _emit("started", kernel_pid=pid, kernel_pgid=pgid)
         else:

@@ -214,6 +214,8 @@ export type ExecutionErrorReason =
   | 'timeout'
   | 'kernel not found'
   | 'server stopped'
+  | 'memory limit'
+  | 'cpu limit'
   | 'error';
 
 export type ExecutionError = {

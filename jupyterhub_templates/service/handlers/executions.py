@@ -36,6 +36,7 @@ class ExecutionBase(BaseHandler):
             retries=body.get("retries"),
             notify=body.get("notify"),
             secrets=body.get("secrets"),
+            limits=body.get("limits"),
         )
 
     def with_urls(self, description: dict[str, Any]) -> dict[str, Any]:
@@ -171,6 +172,7 @@ class RerunExecutionHandler(ExecutionBase):
             retries=body.get("retries"),
             notify=body.get("notify"),
             secrets=body.get("secrets"),
+            limits=body.get("limits"),
         )
         await self.answer_started(record)
 

@@ -37,6 +37,27 @@ SECRETS = {
 }
 
 
+LIMITS = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "memory_mb": {
+            "type": "number",
+            "minimum": 0,
+            "description": "The kernel's address space (MiB), at most Executions.memory_limit "
+            "when set (its default). Beyond it allocations fail: reason memory limit.",
+        },
+        "cpu_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "description": "The kernel's CPU time, at most Executions.cpu_limit when set (its "
+            "default). Then the kernel is stopped: reason cpu limit.",
+        },
+    },
+    "description": "Limits for the run's kernel and what it starts (RLIMIT_AS, RLIMIT_CPU).",
+}
+
+
 def schemas() -> dict[str, Any]:
     nullable_str = {"type": "string", "nullable": True}
     return {
@@ -126,6 +147,7 @@ def schemas() -> dict[str, Any]:
                 "retries": RETRIES,
                 "notify": NOTIFY,
                 "secrets": SECRETS,
+                "limits": LIMITS,
             },
         },
         "RerunRequest": {
@@ -146,6 +168,7 @@ def schemas() -> dict[str, Any]:
                 "retries": RETRIES,
                 "notify": NOTIFY,
                 "secrets": SECRETS,
+                "limits": LIMITS,
             },
         },
         "Execution": {
