@@ -606,14 +606,7 @@ def execute(service: ServiceProcess, user: str, path: str) -> dict[str, Any]:
 def wait_final(
     service: ServiceProcess, user: str, execution_id: int, timeout: float = 120
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        r = service.request("GET", f"execution-status/{execution_id}", user)
-        assert r.status_code == 200, r.text
-        if r.json()["status"] in FINAL:
-            return r.json()
-        assert time.monotonic() < deadline, r.json()
-        time.sleep(0.5)
+    return service.wait_final(execution_id, user, timeout)
 
 
 def extension(hub: Hub, user: str, method: str, path: str = "") -> requests.Response:

@@ -30,7 +30,6 @@ from notebooks import make_notebook, write_python_notebook
 from records import new_execution
 
 from jupyterhub_templates.errors import NotFound
-from jupyterhub_templates.statuses import FINAL
 
 TEMPLATE = "isolation/base.ipynb"
 ARGS = ["--Executions.first_cell_timeout=30"]
@@ -96,14 +95,7 @@ def execute(svc: ServiceProcess, user: str, path: str) -> int:
 
 
 def wait_final(svc: ServiceProcess, user: str, execution_id: int, timeout: float = 90) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        r = svc.request("GET", f"execution-status/{execution_id}", user)
-        assert r.status_code == 200, r.text
-        if r.json()["status"] in FINAL:
-            return r.json()
-        assert time.monotonic() < deadline, r.json()
-        time.sleep(0.3)
+    return svc.wait_final(execution_id, user, timeout)
 
 
 def wait_status(svc: ServiceProcess, user: str, execution_id: int, wanted: str) -> dict:

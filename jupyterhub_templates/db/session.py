@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, exc, text
+from sqlalchemy import create_engine, event, exc, func, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -153,6 +153,14 @@ class Database:
         value = session.scalar(text("SELECT now()"))
         assert isinstance(value, datetime.datetime)
         return value.astimezone(datetime.timezone.utc)
+
+    def clock(self) -> Any:
+        """:meth:`now` for use inside a statement: PostgreSQL's ``now()``, evaluated by
+        the database itself (no round trip of its own), or this process's time on
+        SQLite. For reads that only compare; a value to write comes from :meth:`now`."""
+        if self.is_sqlite:
+            return datetime.datetime.now(datetime.timezone.utc)
+        return func.now()
 
     def check(self) -> None:
         """Raise :class:`Unavailable` unless the database answers ``SELECT 1``."""

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import smtplib
 import ssl
@@ -179,8 +180,6 @@ class Notifier(LoggingConfigurable):
 
     @default("webhook_secret")
     def _default_secret(self) -> str:
-        import os
-
         return os.environ.get("JUPYTERHUB_TEMPLATES_WEBHOOK_SECRET", "")
 
     webhook_hosts = List(
@@ -205,8 +204,6 @@ class Notifier(LoggingConfigurable):
 
     @default("smtp_password")
     def _default_smtp_password(self) -> str:
-        import os
-
         return os.environ.get("JUPYTERHUB_TEMPLATES_SMTP_PASSWORD", "")
 
     smtp_from = Unicode(
@@ -334,13 +331,12 @@ class Notifier(LoggingConfigurable):
 
     def _anything_due(self) -> bool:
         with self.db.session() as session:
-            now = self.db.now(session)
             return (
                 session.scalar(
                     select(NotificationDelivery.id)
                     .where(
                         NotificationDelivery.state == PENDING,
-                        NotificationDelivery.next_attempt_at <= now,
+                        NotificationDelivery.next_attempt_at <= self.db.clock(),
                     )
                     .limit(1)
                 )

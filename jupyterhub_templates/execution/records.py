@@ -408,11 +408,10 @@ class ExecutionRecords:
     def retries_due(self, limit: int = 100) -> list[int]:
         """Failed runs whose next attempt is due now, the longest due first."""
         with self.db.session() as session:
-            now = self.db.now(session)
             return list(
                 session.scalars(
                     select(Execution.id)
-                    .where(Execution.retry_at.is_not(None), Execution.retry_at <= now)
+                    .where(Execution.retry_at.is_not(None), Execution.retry_at <= self.db.clock())
                     .order_by(Execution.retry_at)
                     .limit(limit)
                 )

@@ -276,9 +276,10 @@ class JobRecords:
     def _anything_due(self) -> bool:
         """Whether a slot is due or a run waits in the queue (one read, no lock)."""
         with self.db.session() as session:
-            now = self.db.now(session)
             due = exists().where(
-                Job.active.is_(True), Job.next_run_at.is_not(None), Job.next_run_at <= now
+                Job.active.is_(True),
+                Job.next_run_at.is_not(None),
+                Job.next_run_at <= self.db.clock(),
             )
             queued = exists().where(JobRun.state == JobRunState.QUEUED.value)
             return bool(session.scalar(select(or_(due, queued))))
