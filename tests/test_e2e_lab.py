@@ -4,18 +4,22 @@ jupyterhub_config.py, which starts the templates service itself as in the demo.
 
 The tests run in file order and build on each other: the admin uploads a template through
 the panel, alice creates a notebook from it with the generated form, runs one and watches
-the execution, bob sees no admin control, the admin deletes the template. Screenshots of the
-gallery, the form and the executions view land in tests/artifacts/ (CI artifacts).
+the execution, schedules a job from the form and pauses, resumes, runs and deletes it in the
+Jobs tab, runs an ended execution again, bob sees no admin control, the admin deletes the
+template. Screenshots of the gallery, the form, the executions view, the job form and the
+Jobs tab land in tests/artifacts/ (CI artifacts).
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import re
 import secrets
 import time
-from collections.abc import Iterator
+import zoneinfo
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import nbformat
@@ -43,6 +47,11 @@ BODY = "print(title, n_rows, verbose, columns)"
 FOLDER = "gallery"
 PANEL = "#jp-templates-panel"
 RUN_TIMEOUT = 90_000  # ms: a python3 notebook of three cells, through the Hub
+JOB = "browser nightly"
+JOB_SCHEDULE = "0 3 * * *"
+JOB_ZONE = "Europe/Berlin"
+#: the parameters fill_form enters, as the service records them
+FORM_PARAMETERS = {"n_rows": 7, "verbose": True, "title": "from the browser", "columns": ["x", "y"]}
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +92,49 @@ def ensure_template(hub: Hub) -> None:
         data={"category": CATEGORY, "description": DESCRIPTION},
     )
     assert r.status_code in (200, 201), r.text
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30) -> Any:
+    """``probe()``'s first truthy answer, asked every half second for at most ``timeout``
+    seconds (the test fails with ``what`` and the last answer after that)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = probe()
+        if answer:
+            return answer
+        assert time.monotonic() < deadline, f"{what}: not after {timeout} s ({answer!r})"
+        time.sleep(0.5)
+
+
+def jobs_named(hub: Hub, user: str, name: str) -> list[dict]:
+    r = call(hub, "GET", "jobs", user)
+    assert r.status_code == 200, r.text
+    return [j for j in r.json()["jobs"] if j["name"] == name]
+
+
+def the_job(hub: Hub) -> dict:
+    """alice's job made by the scheduling test, or one made through the API when that test
+    failed (it still reports its own failure)."""
+    found = jobs_named(hub, "alice", JOB)
+    if found:
+        return found[0]
+    ensure_template(hub)
+    r = call(
+        hub,
+        "POST",
+        "jobs",
+        "alice",
+        json={
+            "name": JOB,
+            "template_name": TEMPLATE,
+            "parameters": FORM_PARAMETERS,
+            "schedule": JOB_SCHEDULE,
+            "timezone": JOB_ZONE,
+            "target_directory": FOLDER,
+        },
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
 
 
 # -- page helpers ----------------------------------------------------------------------
@@ -137,14 +189,29 @@ def field(detail, name: str):
     return detail.locator(f'[name="param:{name}"]')
 
 
-def fill_form(detail, *, new_name: str) -> None:
+def fill_parameters(detail) -> None:
     field(detail, "n_rows").fill("7")
     field(detail, "verbose").check()
     field(detail, "title").fill("from the browser")
     field(detail, "columns").fill('["x", "y"]')
+
+
+def fill_form(detail, *, new_name: str) -> None:
+    fill_parameters(detail)
     detail.locator('[name="target_directory"]').fill(FOLDER)
     detail.locator('[name="new_name"]').fill(new_name)
     expect(detail.locator(".jp-Templates-fieldError")).to_have_count(0)
+
+
+def job_row(panel, job_id: int):
+    return panel.locator(f'.jp-Templates-job[data-job-id="{job_id}"]')
+
+
+def open_jobs(panel):
+    show_tab(panel, "Jobs")
+    jobs = panel.locator(".jp-Templates-jobs")
+    expect(jobs).to_be_visible()
+    return jobs
 
 
 def injected(nb: nbformat.NotebookNode) -> str:
@@ -362,6 +429,274 @@ def test_a_secret_parameter_is_a_password_field_given_to_the_run_only(
     assert hashlib.sha256(token.encode()).hexdigest() in out  # the kernel had it
     for where in (out, (hub.user_dir("alice") / path).read_text(), hub.log.read_text()):
         assert token not in where
+
+
+def test_user_schedules_a_job_from_the_form(lab_hub: Hub, page_factory) -> None:
+    hub = lab_hub
+    ensure_template(hub)
+    assert jobs_named(hub, "alice", JOB) == []
+    page = page_factory("alice")
+    login(page, hub.url, "alice")
+    panel = open_panel(page)
+    detail = open_template(panel)
+    fill_parameters(detail)
+    detail.locator('[name="target_directory"]').fill(FOLDER)
+    detail.get_by_role("button", name="Schedule…", exact=True).click()
+
+    form = detail.locator(".jp-Templates-jobForm")
+    expect(form).to_be_visible()
+    # filled in: the template's name, the form's folder, the browser's time zone
+    expect(form.locator('[name="job_name"]')).to_have_value("browser_report")
+    expect(form.locator('[name="job_name"]')).to_be_focused()
+    expect(form.locator('[name="job_target_directory"]')).to_have_value(FOLDER)
+    browser_zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    expect(form.locator('[name="job_timezone"]')).to_have_value(browser_zone)
+    expect(form).to_contain_text("minute hour day-of-month month weekday")
+
+    form.locator('[name="job_name"]').fill(JOB)
+    form.locator('[name="job_schedule"]').fill("")
+    form.get_by_role("button", name="0 9 * * 1-5").click()  # an example fills the field
+    expect(form.locator('[name="job_schedule"]')).to_have_value("0 9 * * 1-5")
+    expect(form.locator(".jp-Templates-cronSummary")).to_have_text(
+        "Every weekday (Monday to Friday) at 09:00"
+    )
+    form.locator('[name="job_schedule"]').fill(JOB_SCHEDULE)
+    expect(form.locator(".jp-Templates-cronSummary")).to_have_text("Every day at 03:00")
+    form.locator('[name="job_overlap"]').select_option("queue")
+
+    # a time zone the service does not know: its refusal is shown next to that field
+    form.locator('[name="job_timezone"]').fill("Mars/Olympus")
+    form.get_by_role("button", name="Schedule", exact=True).click()
+    zone_error = form.locator('.jp-Templates-fieldError[data-field="job_timezone"]')
+    expect(zone_error).to_contain_text("Unknown time zone")
+    expect(form.locator('[name="job_timezone"]')).to_have_attribute("aria-invalid", "true")
+    assert jobs_named(hub, "alice", JOB) == []
+    screenshot(page, "job-form")
+
+    form.locator('[name="job_timezone"]').fill(JOB_ZONE)
+    expect(zone_error).to_have_count(0)
+    form.get_by_role("button", name="Schedule", exact=True).click()
+
+    # the Jobs tab shows it, with its next run
+    jobs = panel.locator(".jp-Templates-jobs")
+    expect(jobs).to_be_visible()
+    expect(panel.get_by_role("tab", name="Jobs", exact=True)).to_have_attribute(
+        "aria-selected", "true"
+    )
+    (job,) = jobs_named(hub, "alice", JOB)
+    assert job["template_name"] == TEMPLATE
+    assert job["parameters"] == FORM_PARAMETERS
+    assert (job["schedule"], job["timezone"]) == (JOB_SCHEDULE, JOB_ZONE)
+    assert (job["overlap"], job["missed"], job["active"]) == ("queue", "once", True)
+    assert job["target_directory"] == FOLDER and "last_run" not in job
+    # the next slot is the next 03:00 in Berlin
+    berlin = zoneinfo.ZoneInfo(JOB_ZONE)
+    now = datetime.datetime.now(berlin)
+    slot = now.replace(hour=3, minute=0, second=0, microsecond=0)
+    if slot <= now:
+        slot = (now + datetime.timedelta(days=1)).replace(hour=3, minute=0, second=0, microsecond=0)
+    next_run = datetime.datetime.fromisoformat(job["next_run_at"].replace("Z", "+00:00"))
+    assert next_run == slot, (job["next_run_at"], slot)
+
+    row = job_row(panel, job["id"])
+    expect(row).to_be_visible()
+    expect(row).to_have_attribute("data-active", "true")
+    expect(row).to_contain_text(JOB)
+    expect(row.locator(".jp-Templates-jobTemplate")).to_have_text(TEMPLATE)
+    expect(row.locator(".jp-Templates-jobSchedule")).to_contain_text("Every day at 03:00")
+    expect(row.locator(".jp-Templates-jobSchedule")).to_contain_text(JOB_ZONE)
+    expect(row.locator(".jp-Templates-jobLast")).to_have_text("None yet")
+    # the next run in the browser's local time
+    hour, minute, day = page.evaluate(
+        "iso => { const d = new Date(iso); return [d.getHours(), d.getMinutes(), d.getDate()]; }",
+        job["next_run_at"],
+    )
+    local = f"{hour % 12 or 12:02d}:{minute:02d} {'AM' if hour < 12 else 'PM'}"
+    expect(row.locator(".jp-Templates-jobNext")).to_contain_text(local)
+    expect(row.locator(".jp-Templates-jobNext")).to_contain_text(f" {day},")
+    toast = page.locator(".Toastify__toast", has_text=f'Scheduled "{JOB}"')
+    expect(toast).to_be_in_viewport(ratio=1)
+    screenshot(page, "jobs")
+
+
+def test_user_pauses_and_resumes_a_job(lab_hub: Hub, page_factory) -> None:
+    hub = lab_hub
+    job = the_job(hub)
+    page = page_factory("alice")
+    login(page, hub.url, "alice")
+    panel = open_panel(page)
+    open_jobs(panel)
+    row = job_row(panel, job["id"])
+    expect(row).to_have_attribute("data-active", "true")
+
+    row.get_by_role("button", name="Pause", exact=True).click()
+    expect(row).to_have_attribute("data-active", "false")
+    expect(row.locator(".jp-Templates-jobNext")).to_have_text("Paused")
+    expect(row.get_by_role("button", name="Resume", exact=True)).to_be_visible()
+    paused = call(hub, "GET", f"jobs/{job['id']}", "alice").json()
+    assert paused["active"] is False and paused["next_run_at"] is None, paused
+    screenshot(page, "jobs-paused")
+
+    row.get_by_role("button", name="Resume", exact=True).click()
+    expect(row).to_have_attribute("data-active", "true")
+    expect(row.locator(".jp-Templates-jobNext")).not_to_have_text("Paused")
+    resumed = call(hub, "GET", f"jobs/{job['id']}", "alice").json()
+    assert resumed["active"] is True and resumed["next_run_at"] is not None, resumed
+    # it goes on from the next slot after now
+    upcoming = datetime.datetime.fromisoformat(resumed["next_run_at"].replace("Z", "+00:00"))
+    assert upcoming > datetime.datetime.now(datetime.timezone.utc), resumed
+
+
+def test_run_now_starts_a_run_that_the_history_shows_ending(lab_hub: Hub, page_factory) -> None:
+    hub = lab_hub
+    job = the_job(hub)
+    page = page_factory("alice")
+    login(page, hub.url, "alice")
+    panel = open_panel(page)
+    open_jobs(panel)
+    row = job_row(panel, job["id"])
+    row.get_by_role("button", name="Run now", exact=True).click()
+
+    # the history opens on its own with the new run, which ends successfully
+    history = row.locator(".jp-Templates-jobHistory")
+    expect(history).to_be_visible()
+    run = history.locator(".jp-Templates-jobRun").first
+    expect(run).to_be_visible()
+    expect(run).to_have_attribute("data-outcome", "success", timeout=RUN_TIMEOUT)
+    expect(row.locator(".jp-Templates-jobLast [data-status]")).to_have_attribute(
+        "data-status", "success", timeout=15_000
+    )
+    screenshot(page, "job-history")
+
+    # as the service knows it: one run, asked for, dispatched, its execution a success
+    runs = call(hub, "GET", f"jobs/{job['id']}/runs", "alice").json()["runs"]
+    assert len(runs) == 1, runs
+    (done,) = runs
+    assert done["slot"] is None and done["state"] == "dispatched", done
+    assert done["execution"]["status"] == "success", done
+    assert run.get_attribute("data-run-id") == str(done["id"])
+    path = hub.user_dir("alice") / done["notebook_path"]
+    assert done["notebook_path"].startswith(f"{FOLDER}/browser-nightly-"), done
+    out = nbformat.read(str(path), as_version=4)
+    assert_injected(injected(out))
+    assert any(o.get("text", "").startswith("from the browser 7 True") for o in outputs(out))
+
+    # its execution, shown in the Executions tab
+    execution_id = done["execution_id"]
+    run.get_by_role("button", name=f"Execution #{execution_id}").click()
+    focused = panel.locator(f'.jp-Templates-execution[data-execution-id="{execution_id}"]')
+    expect(focused).to_have_class(re.compile(r"\bjp-mod-focused\b"))
+    expect(focused).to_have_attribute("data-status", "success")
+
+
+def test_a_job_is_deleted_only_when_confirmed(lab_hub: Hub, page_factory) -> None:
+    hub = lab_hub
+    job = the_job(hub)
+    page = page_factory("alice")
+    login(page, hub.url, "alice")
+    panel = open_panel(page)
+    open_jobs(panel)
+    row = job_row(panel, job["id"])
+    dialog = page.locator(".jp-Dialog")
+
+    # Enter takes the default button: Cancel
+    row.get_by_role("button", name="Delete", exact=True).click()
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(JOB)
+    page.keyboard.press("Enter")
+    expect(dialog).to_have_count(0)
+    assert call(hub, "GET", f"jobs/{job['id']}", "alice").status_code == 200
+    expect(row).to_be_visible()
+
+    row.get_by_role("button", name="Delete", exact=True).click()
+    dialog.get_by_role("button", name="Delete", exact=True).click()
+    expect(dialog).to_have_count(0)
+    expect(row).to_have_count(0)
+    assert call(hub, "GET", f"jobs/{job['id']}", "alice").status_code == 404
+
+
+def ended_execution(hub: Hub) -> dict:
+    """An ended run of alice's (from the tests above, or made through the API)."""
+    listed = call(hub, "GET", "executions", "alice").json()["executions"]
+    # a run of "Create and run" (a new output beside its notebook), given no secrets
+    ended = [
+        e
+        for e in listed
+        if e["status"] == "success" and e.get("parameters") and not e.get("in_place")
+    ]
+    ended = [e for e in ended if not e.get("secrets")]
+    if ended:
+        return ended[0]
+    ensure_template(hub)
+    r = call(
+        hub,
+        "POST",
+        "create-from-template",
+        "alice",
+        json={
+            "template_name": TEMPLATE,
+            "target_directory": FOLDER,
+            "new_name": "rerun_source",
+            "parameters": FORM_PARAMETERS,
+            "overwrite": True,
+        },
+    )
+    assert r.status_code == 201, r.text
+    r = call(
+        hub,
+        "POST",
+        "execute-notebook",
+        "alice",
+        json={"notebook_path": f"{FOLDER}/rerun_source.ipynb"},
+    )
+    assert r.status_code == 202, r.text
+    execution_id = r.json()["execution_id"]
+
+    def final() -> dict | None:
+        e = call(hub, "GET", f"execution-status/{execution_id}", "alice").json()
+        return e if e["status"] in FINAL else None
+
+    return wait_for("the run to end", final, RUN_TIMEOUT / 1000)
+
+
+def test_run_again_makes_a_new_execution_that_ends(lab_hub: Hub, page_factory) -> None:
+    hub = lab_hub
+    before = ended_execution(hub)
+    old_id = before["execution_id"]
+    page = page_factory("alice")
+    login(page, hub.url, "alice")
+    panel = open_panel(page)
+    show_tab(panel, "Executions")
+    rows = panel.locator(".jp-Templates-execution")
+    old = panel.locator(f'.jp-Templates-execution[data-execution-id="{old_id}"]')
+    expect(old).to_have_attribute("data-status", "success")
+    # active runs have no "Run again"; ended ones do
+    expect(old.get_by_role("button", name="Run again", exact=True)).to_be_visible()
+    old.get_by_role("button", name="Run again", exact=True).click()
+
+    # the new run, as the service knows it, is shown at the top and ends
+    def rerun() -> list[dict]:
+        listed = call(hub, "GET", "executions", "alice").json()["executions"]
+        return [e for e in listed if e.get("rerun_of") == old_id]
+
+    (made,) = wait_for("the run made by Run again", rerun)
+    new_id = made["execution_id"]
+    top = rows.first
+    expect(top).to_have_attribute("data-execution-id", str(new_id))
+    expect(top).to_contain_text(f"run again of #{old_id}")
+    expect(top).to_have_attribute("data-status", "success", timeout=RUN_TIMEOUT)
+    expect(top.get_by_role("button", name="Run again", exact=True)).to_be_visible()
+    toast = page.locator(".Toastify__toast", has_text=f"Execution {new_id} finished")
+    expect(toast).to_be_in_viewport(ratio=1)
+    screenshot(page, "run-again")
+
+    after = call(hub, "GET", f"execution-status/{new_id}", "alice").json()
+    assert after["status"] == "success" and after["rerun_of"] == old_id, after
+    assert after["notebook_path"] == before["notebook_path"]
+    assert after["parameters"] == before["parameters"]
+    assert after["output_path"] != before["output_path"], after
+    out = nbformat.read(str(hub.user_dir("alice") / after["output_path"]), as_version=4)
+    assert_injected(injected(out))
 
 
 def test_normal_user_sees_no_admin_controls(lab_hub: Hub, page_factory) -> None:

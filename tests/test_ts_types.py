@@ -44,6 +44,10 @@ WHERE = {
     "ExecutionErrorReason": lambda d: _schema(d, "Execution")["properties"]["error"]["properties"][
         "reason"
     ]["enum"],
+    "JobOverlap": lambda d: _schema(d, "Job")["properties"]["overlap"]["enum"],
+    "JobMissed": lambda d: _schema(d, "Job")["properties"]["missed"]["enum"],
+    "JobRunState": lambda d: _schema(d, "JobRun")["properties"]["state"]["enum"],
+    "NotifyOn": lambda d: _schema(d, "Job")["properties"]["notify"]["properties"]["on"]["enum"],
 }
 
 
@@ -68,4 +72,11 @@ def test_statuses_and_reasons_come_from_one_module() -> None:
     assert tuple(WHERE["ExecutionErrorReason"](doc)) == statuses.REASONS
     assert _param(doc, "/executions", "status")["enum"] == list(statuses.STATUSES)
     assert set(statuses.ACTIVE) | statuses.FINAL == set(statuses.STATUSES)
+
+
+def test_the_job_request_takes_the_jobs_policies() -> None:
+    doc = openapi_document()
+    request = _schema(doc, "JobRequest")["properties"]
+    assert request["overlap"]["enum"] == WHERE["JobOverlap"](doc)
+    assert request["missed"]["enum"] == WHERE["JobMissed"](doc)
     assert not set(statuses.ACTIVE) & statuses.FINAL

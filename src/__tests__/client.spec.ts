@@ -145,6 +145,100 @@ describe('URL building', () => {
     );
   });
 
+  it('calls every jobs route', async () => {
+    const { client, calls } = makeClient(() => json({}));
+    await client.listJobs();
+    await client.listJobs({ template: 'ml/a b.ipynb', all: true, limit: 5 });
+    await client.getJob(4);
+    await client.pauseJob(4);
+    await client.resumeJob(4);
+    await client.runJob(4);
+    await client.listJobRuns(4);
+    await client.listJobRuns(4, { limit: 20, offset: 40 });
+    expect(calls.map(c => [c.init.method, c.url])).toEqual([
+      ['GET', '/services/templates/jobs'],
+      [
+        'GET',
+        '/services/templates/jobs?template=ml%2Fa+b.ipynb&all=true&limit=5'
+      ],
+      ['GET', '/services/templates/jobs/4'],
+      ['POST', '/services/templates/jobs/4/pause'],
+      ['POST', '/services/templates/jobs/4/resume'],
+      ['POST', '/services/templates/jobs/4/run'],
+      ['GET', '/services/templates/jobs/4/runs'],
+      ['GET', '/services/templates/jobs/4/runs?limit=20&offset=40']
+    ]);
+    for (const call of calls) {
+      expect(headersOf(call)['Authorization']).toBe('token secret');
+      expect(call.init.body).toBeUndefined();
+    }
+  });
+
+  it('defines and changes a job with a JSON body', async () => {
+    const job = { id: 9, name: 'nightly', next_run_at: '2026-12-03T02:00:00Z' };
+    const { client, calls } = makeClient(() => json(job, 201));
+    const request = {
+      name: 'nightly',
+      template_name: 'ml/a.ipynb',
+      parameters: { n: 1 },
+      schedule: '0 3 * * *',
+      timezone: 'Europe/Berlin',
+      overlap: 'queue' as const,
+      missed: 'skip' as const
+    };
+    await expect(client.createJob(request)).resolves.toEqual(job);
+    await client.updateJob(9, { schedule: null });
+    expect(calls[0].init.method).toBe('POST');
+    expect(calls[0].url).toBe('/services/templates/jobs');
+    expect(headersOf(calls[0])['Content-Type']).toBe('application/json');
+    expect(JSON.parse(calls[0].init.body as string)).toEqual(request);
+    expect(calls[1].init.method).toBe('PATCH');
+    expect(calls[1].url).toBe('/services/templates/jobs/9');
+    expect(JSON.parse(calls[1].init.body as string)).toEqual({
+      schedule: null
+    });
+  });
+
+  it('deletes a job (204, no body)', async () => {
+    const { client, calls } = makeClient(
+      () => new Response(null, { status: 204 })
+    );
+    await expect(client.deleteJob(9)).resolves.toBeUndefined();
+    expect(calls[0].init.method).toBe('DELETE');
+    expect(calls[0].url).toBe('/services/templates/jobs/9');
+  });
+
+  it("gives a job's refusal with the service's message", async () => {
+    const { client } = makeClient(
+      json(
+        {
+          status: 'error',
+          message: "Unknown time zone 'Mars/Olympus'."
+        },
+        400
+      )
+    );
+    const error = await failure(
+      client.createJob({ name: 'x', template_name: 'a/b.ipynb' })
+    );
+    expect(error.status).toBe(400);
+    expect(error.message).toBe("Unknown time zone 'Mars/Olympus'.");
+    expect(error.fieldErrors).toEqual({});
+  });
+
+  it('runs an execution again, with changes or none', async () => {
+    const started = { status: 'pending', execution_id: 8 };
+    const { client, calls } = makeClient(() => json(started, 202));
+    await expect(client.rerunExecution(7)).resolves.toEqual(started);
+    await client.rerunExecution(7, { parameters: { n: 2 } });
+    expect(calls[0].init.method).toBe('POST');
+    expect(calls[0].url).toBe('/services/templates/execution/7/rerun');
+    expect(JSON.parse(calls[0].init.body as string)).toEqual({});
+    expect(JSON.parse(calls[1].init.body as string)).toEqual({
+      parameters: { n: 2 }
+    });
+  });
+
   it('builds the execution URLs', async () => {
     const { client, calls } = makeClient(() => json({}));
     await client.executionStatus(7);

@@ -20,6 +20,12 @@ import type {
   ExecutionPage,
   ExecutionStarted,
   ExecutionStatus,
+  Job,
+  JobPage,
+  JobRequest,
+  JobRun,
+  JobRunPage,
+  RerunRequest,
   SortOrder,
   TemplateDetail,
   TemplatePage,
@@ -80,6 +86,18 @@ export type ListExecutionsOptions = {
   /** Another user's executions (admins only). */
   username?: string;
   /** Everyone's executions (admins only). */
+  all?: boolean;
+  /** 1 to 500. */
+  limit?: number;
+  offset?: number;
+};
+
+export type ListJobsOptions = {
+  /** A template name. */
+  template?: string;
+  /** Another user's jobs (admins, or who may reach that user's server). */
+  username?: string;
+  /** Everyone's jobs (admins only). */
   all?: boolean;
   /** 1 to 500. */
   limit?: number;
@@ -349,6 +367,81 @@ export class TemplatesClient {
   }
 
   /**
+   * `POST /execution/<id>/rerun`: the same notebook, kernel, experiment, timeout
+   * and parameters (`request` changes some); starts a run (202) like
+   * {@link executeNotebook}.
+   */
+  rerunExecution(
+    id: number,
+    request: RerunRequest = {}
+  ): Promise<ExecutionStarted> {
+    return this.request<ExecutionStarted>(
+      'POST',
+      `execution/${encodeURIComponent(String(id))}/rerun`,
+      { json: request }
+    );
+  }
+
+  /** `GET /jobs`: the caller's jobs (admins: anyone's), newest first. */
+  listJobs(options: ListJobsOptions = {}): Promise<JobPage> {
+    const { template, username, all, limit, offset } = options;
+    return this.request<JobPage>('GET', 'jobs', {
+      query: {
+        template,
+        username,
+        all: all === undefined ? undefined : all ? 'true' : 'false',
+        limit,
+        offset
+      }
+    });
+  }
+
+  /** `POST /jobs`: defines a job (201); a 400 names the first bad field. */
+  createJob(request: JobRequest): Promise<Job> {
+    return this.request<Job>('POST', 'jobs', { json: request });
+  }
+
+  /** `GET /jobs/<id>`: the job, with its next slot and last run. */
+  getJob(id: number): Promise<Job> {
+    return this.request<Job>('GET', jobPath(id));
+  }
+
+  /** `PATCH /jobs/<id>`: changes the fields given. */
+  updateJob(id: number, changes: JobRequest): Promise<Job> {
+    return this.request<Job>('PATCH', jobPath(id), { json: changes });
+  }
+
+  /** `DELETE /jobs/<id>` (204): the job and its history; notebooks stay. */
+  async deleteJob(id: number): Promise<void> {
+    await this.request<undefined>('DELETE', jobPath(id));
+  }
+
+  /** `POST /jobs/<id>/pause`: the job, paused (its schedule fires nothing). */
+  pauseJob(id: number): Promise<Job> {
+    return this.request<Job>('POST', `${jobPath(id)}/pause`);
+  }
+
+  /** `POST /jobs/<id>/resume`: the job, going on from the next slot after now. */
+  resumeJob(id: number): Promise<Job> {
+    return this.request<Job>('POST', `${jobPath(id)}/resume`);
+  }
+
+  /** `POST /jobs/<id>/run` (202): a run now, whatever the schedule. */
+  runJob(id: number): Promise<JobRun> {
+    return this.request<JobRun>('POST', `${jobPath(id)}/run`);
+  }
+
+  /** `GET /jobs/<id>/runs`: the job's runs, newest first, with their executions. */
+  listJobRuns(
+    id: number,
+    options: { limit?: number; offset?: number } = {}
+  ): Promise<JobRunPage> {
+    return this.request<JobRunPage>('GET', `${jobPath(id)}/runs`, {
+      query: { limit: options.limit, offset: options.offset }
+    });
+  }
+
+  /**
    * One request: the answer's JSON (`undefined` for an empty 2xx answer), or a
    * {@link TemplatesApiError}.
    */
@@ -422,6 +515,10 @@ export class TemplatesClient {
     const details = isObject(data) ? data.details : undefined;
     throw new TemplatesApiError(response.status, message, details);
   }
+}
+
+function jobPath(id: number): string {
+  return `jobs/${encodeURIComponent(String(id))}`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -274,6 +274,20 @@ export type Execution = {
   status_url: string;
   log_url?: string;
   notebook_url?: string;
+  /** The template version the notebook was created from. */
+  template_version?: number | null;
+  /** 1 for a run asked for, one more for each retry. */
+  attempt?: number;
+  /** The execution this one runs again (`POST /execution/{id}/rerun`). */
+  rerun_of?: number | null;
+  /** The failed attempt this retry repeats. */
+  retry_of?: number | null;
+  /** When this failed run's next attempt starts; null when it gets none. */
+  retry_at?: string | null;
+  retries?: RetryPolicy | null;
+  notify?: NotifyPolicy | null;
+  /** The names of the secrets the run was given (never their values). */
+  secrets?: string[];
 };
 
 /**
@@ -313,6 +327,167 @@ export type ExecutionLog = {
   next_offset: number;
   log: string;
   truncated?: boolean;
+};
+
+/**
+ * Whether a run's end is told for every end or for failures only.
+ */
+export type NotifyOn = 'finish' | 'failure';
+
+/**
+ * Where a run's end is told. Answers show a webhook's scheme and host only.
+ */
+export type NotifyPolicy = {
+  email?: string[];
+  on?: NotifyOn;
+  webhook?: string | null;
+};
+
+/**
+ * Try a failed run again when it failed for a reason that can pass.
+ */
+export type RetryPolicy = {
+  /** Attempts after the first. */
+  max: number;
+  /** Seconds before the first retry; each further one waits twice as long. */
+  backoff?: number;
+  on_timeout?: boolean;
+};
+
+/**
+ * The body of `POST /execution/{id}/rerun`: what changes (the rest is the run's own).
+ */
+export type RerunRequest = {
+  /** Parameters to change; the others are the run's own. */
+  parameters?: Record<string, unknown>;
+  output_path?: string;
+  overwrite?: boolean;
+  timeout?: number;
+  retries?: RetryPolicy | null;
+  notify?: NotifyPolicy | null;
+  /** Secret values are never stored: a rerun of a run with secrets gives them again. */
+  secrets?: Record<string, string>;
+  limits?: { cpu_seconds?: number; memory_mb?: number };
+};
+
+/**
+ * What a slot does while the job's previous run still runs: skipped, or queued
+ * until that run ends.
+ */
+export type JobOverlap = 'skip' | 'queue';
+
+/**
+ * Slots missed while the service was down: one run for them, or none.
+ */
+export type JobMissed = 'once' | 'skip';
+
+/**
+ * A job run's state; a `dispatched` run has an execution, whose status says how
+ * it went.
+ */
+export type JobRunState =
+  'queued' | 'dispatching' | 'dispatched' | 'skipped' | 'failed';
+
+/**
+ * One run of a job: a slot of its schedule, or a run asked for (`slot` null).
+ */
+export type JobRun = {
+  id: number;
+  job_id: number;
+  /** The slot it fired for; null for a run asked for. */
+  slot: string | null;
+  state: JobRunState;
+  /** Why it was skipped or failed. */
+  message: string | null;
+  notebook_path: string | null;
+  execution_id: number | null;
+  /** The run's execution (its latest attempt); absent until it has one. */
+  execution?: Execution;
+  created_at: string;
+};
+
+/**
+ * A job: a template to make a notebook from and run in place, when asked or on a
+ * cron schedule in a time zone.
+ */
+export type Job = {
+  id: number;
+  name: string;
+  owner: string;
+  template_name: string;
+  /** A pinned version; null: the template's current one at each run. */
+  template_version: number | null;
+  parameters: Record<string, unknown>;
+  /** Folder of the runs' notebooks, relative to the server's root. */
+  target_directory: string;
+  /** Placeholders `{job}`, `{date}`, `{time}`, `{datetime}`, `{run}`. */
+  name_pattern: string;
+  kernel_name: string | null;
+  timeout: number | null;
+  retries: RetryPolicy | null;
+  notify: NotifyPolicy | null;
+  /** A cron expression; null: runs only when asked. */
+  schedule: string | null;
+  /** An IANA time zone name, e.g. `Europe/Berlin`. */
+  timezone: string;
+  /** false: paused, the schedule fires nothing. */
+  active: boolean;
+  overlap: JobOverlap;
+  missed: JobMissed;
+  /** The next slot; null when paused or unscheduled. */
+  next_run_at: string | null;
+  /** The newest run; absent before the first. */
+  last_run?: JobRun;
+  created_at: string;
+  updated_at: string;
+};
+
+/**
+ * The body of `POST /jobs` (and of `PATCH /jobs/{id}`, with the fields to change).
+ */
+export type JobRequest = {
+  name?: string;
+  template_name?: string;
+  template_version?: number | null;
+  parameters?: Record<string, unknown>;
+  target_directory?: string;
+  name_pattern?: string;
+  kernel_name?: string | null;
+  timeout?: number | null;
+  retries?: RetryPolicy | null;
+  notify?: NotifyPolicy | null;
+  schedule?: string | null;
+  timezone?: string;
+  overlap?: JobOverlap;
+  missed?: JobMissed;
+  active?: boolean;
+  /** Act for another user: needs access to their server in JupyterHub. */
+  username?: string;
+};
+
+/**
+ * A page of jobs, newest first.
+ */
+export type JobPage = {
+  jobs: Job[];
+  total: number;
+  limit: number;
+  offset: number;
+  count: number;
+  /** Where the next page starts; null after the last. */
+  next_offset: number | null;
+};
+
+/**
+ * A page of a job's runs, newest first.
+ */
+export type JobRunPage = {
+  runs: JobRun[];
+  total: number;
+  limit: number;
+  offset: number;
+  count: number;
+  next_offset: number | null;
 };
 
 /**

@@ -4,11 +4,12 @@ import type { Template } from '../api';
 import { useTemplatesContext } from './context';
 import { ExecutionsView } from './ExecutionsView';
 import { Gallery } from './Gallery';
+import { JobsView } from './JobsView';
 import { Tabs, TabId } from './Tabs';
 import { TemplateDetail } from './TemplateDetail';
 
 /**
- * The whole panel: the two tabs and what they show.
+ * The whole panel: the tabs (templates, executions, jobs) and what they show.
  *
  * Only the active tab's content is in the DOM. The gallery's filters live
  * here so that they survive a trip to the detail view or the other tab.
@@ -20,6 +21,10 @@ export function TemplatesApp(): JSX.Element {
   const [category, setCategory] = React.useState('');
   const [query, setQuery] = React.useState('');
   const [isAdmin, setIsAdmin] = React.useState(false);
+  // The execution to bring into view in the Executions tab (from a job's history).
+  const [focusExecution, setFocusExecution] = React.useState<number | null>(
+    null
+  );
   // Bumped to ask again who the user is once the service answers again.
   const [whoamiAttempt, setWhoamiAttempt] = React.useState(0);
   const whoamiFailed = React.useRef(false);
@@ -59,6 +64,9 @@ export function TemplatesApp(): JSX.Element {
 
   const selectTab = (id: TabId): void => {
     setTab(id);
+    if (id !== 'executions') {
+      setFocusExecution(null);
+    }
   };
 
   return (
@@ -68,7 +76,8 @@ export function TemplatesApp(): JSX.Element {
         onSelect={selectTab}
         labels={{
           templates: trans.__('Templates'),
-          executions: trans.__('Executions')
+          executions: trans.__('Executions'),
+          jobs: trans.__('Jobs')
         }}
       />
       <div
@@ -78,13 +87,21 @@ export function TemplatesApp(): JSX.Element {
         aria-labelledby={`jp-Templates-tab-${tab}`}
       >
         {tab === 'executions' ? (
-          <ExecutionsView />
+          <ExecutionsView focusId={focusExecution} />
+        ) : tab === 'jobs' ? (
+          <JobsView
+            onShowExecution={id => {
+              setTab('executions');
+              setFocusExecution(id);
+            }}
+          />
         ) : selected ? (
           <TemplateDetail
             key={selected.name}
             template={selected}
             onBack={() => setSelected(null)}
             onRunStarted={() => selectTab('executions')}
+            onJobCreated={() => selectTab('jobs')}
           />
         ) : (
           <Gallery

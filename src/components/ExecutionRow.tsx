@@ -12,8 +12,18 @@ export function ExecutionRow(props: {
   execution: Execution;
   onCancel: (execution: Execution) => void;
   onViewLog: (execution: Execution) => void;
+  /** Run an ended execution again with the same parameters. */
+  onRerun: (execution: Execution) => void;
+  /** Brought into view and marked (e.g. from a job's history). */
+  focused?: boolean;
 }): JSX.Element {
-  const { execution, onCancel, onViewLog } = props;
+  const { execution, onCancel, onViewLog, onRerun, focused } = props;
+  const rowRef = React.useRef<HTMLLIElement>(null);
+  React.useEffect(() => {
+    if (focused) {
+      rowRef.current?.scrollIntoView?.({ block: 'nearest' });
+    }
+  }, [focused]);
   const { trans, openPath } = useTemplatesContext();
   const id = execution.execution_id;
   const active = isActive(execution);
@@ -34,7 +44,8 @@ export function ExecutionRow(props: {
 
   return (
     <li
-      className="jp-Templates-execution"
+      ref={rowRef}
+      className={`jp-Templates-execution${focused ? ' jp-mod-focused' : ''}`}
       data-execution-id={id}
       data-status={execution.status}
     >
@@ -54,6 +65,11 @@ export function ExecutionRow(props: {
       </div>
       <div className="jp-Templates-executionPath">
         {trans.__('#%1 · %2', id, execution.notebook_path)}
+        {execution.rerun_of !== null && execution.rerun_of !== undefined && (
+          <span className="jp-Templates-rerunOf">
+            {' · ' + trans.__('run again of #%1', execution.rerun_of)}
+          </span>
+        )}
       </div>
       <div className="jp-Templates-progress">
         <progress
@@ -122,6 +138,18 @@ export function ExecutionRow(props: {
         >
           {trans.__('View log')}
         </button>
+        {!active && (
+          <button
+            type="button"
+            className="jp-mod-styled jp-mod-accept"
+            title={trans.__(
+              'Run the same notebook again with the same parameters'
+            )}
+            onClick={() => onRerun(execution)}
+          >
+            {trans.__('Run again')}
+          </button>
+        )}
       </div>
     </li>
   );

@@ -11,8 +11,11 @@ import { StateMessage } from './StateMessage';
 
 /**
  * The user's executions, newest first, updated while runs are active.
+ * `focusId` is brought into view and marked once listed.
  */
-export function ExecutionsView(): JSX.Element {
+export function ExecutionsView(props: {
+  focusId?: number | null;
+}): JSX.Element {
   const { client, executions: model, trans } = useTemplatesContext();
   const [, setVersion] = React.useState(0);
 
@@ -48,6 +51,47 @@ export function ExecutionsView(): JSX.Element {
       );
     }
     void model.refresh();
+  };
+
+  const rerun = async (execution: Execution): Promise<void> => {
+    if (!client) {
+      return;
+    }
+    const id = execution.execution_id;
+    const names = execution.secrets ?? [];
+    let secrets: Record<string, string> | undefined;
+    if (names.length > 0) {
+      // Secret values are never stored: the run again needs them again.
+      const body = new SecretsBody(names, name =>
+        trans.__('Value of %1', name)
+      );
+      const result = await showDialog({
+        title: trans.__('Run execution %1 again', id),
+        body,
+        buttons: [
+          Dialog.cancelButton({ label: trans.__('Cancel') }),
+          Dialog.okButton({ label: trans.__('Run again') })
+        ],
+        focusNodeSelector: 'input'
+      });
+      if (!result.button.accept || result.value === null) {
+        return;
+      }
+      secrets = result.value;
+    }
+    try {
+      await model.start(() =>
+        client.rerunExecution(id, secrets ? { secrets } : {})
+      );
+    } catch (reason) {
+      Notification.error(
+        trans.__(
+          'Could not run execution %1 again: %2',
+          id,
+          errorMessage(reason)
+        )
+      );
+    }
   };
 
   const viewLog = async (execution: Execution): Promise<void> => {
@@ -149,10 +193,51 @@ export function ExecutionsView(): JSX.Element {
               execution={execution}
               onCancel={item => void cancel(item)}
               onViewLog={item => void viewLog(item)}
+              onRerun={item => void rerun(item)}
+              focused={execution.execution_id === props.focusId}
             />
           ))}
         </ul>
       )}
     </div>
   );
+}
+
+/**
+ * The body of the "run again" dialog of a run that had secrets: a password
+ * field per secret; its value is the secrets by name.
+ */
+class SecretsBody
+  extends Widget
+  implements Dialog.IBodyWidget<Record<string, string>>
+{
+  constructor(names: string[], label: (name: string) => string) {
+    super();
+    this.addClass('jp-Templates-secretsDialog');
+    for (const name of names) {
+      const field = document.createElement('label');
+      field.className = 'jp-Templates-field';
+      const text = document.createElement('span');
+      text.className = 'jp-Templates-label';
+      text.textContent = label(name);
+      const input = document.createElement('input');
+      input.type = 'password';
+      input.name = `secret:${name}`;
+      input.autocomplete = 'off';
+      input.className = 'jp-mod-styled';
+      field.append(text, input);
+      this.node.appendChild(field);
+      this._inputs[name] = input;
+    }
+  }
+
+  getValue(): Record<string, string> {
+    const values: Record<string, string> = {};
+    for (const [name, input] of Object.entries(this._inputs)) {
+      values[name] = input.value;
+    }
+    return values;
+  }
+
+  private _inputs: Record<string, HTMLInputElement> = {};
 }

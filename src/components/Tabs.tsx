@@ -1,8 +1,8 @@
 import * as React from 'react';
 
-export type TabId = 'templates' | 'executions';
+export type TabId = 'templates' | 'executions' | 'jobs';
 
-const TAB_IDS: TabId[] = ['templates', 'executions'];
+const TAB_IDS: TabId[] = ['templates', 'executions', 'jobs'];
 
 /**
  * The tab bar at the top of the panel (WAI-ARIA tabs: arrows, Home, End).

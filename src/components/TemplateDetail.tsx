@@ -2,7 +2,12 @@ import { Notification } from '@jupyterlab/apputils';
 import { caretLeftIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { TemplatesApiError, type CreateResult, type Template } from '../api';
+import {
+  TemplatesApiError,
+  type CreateResult,
+  type Job,
+  type Template
+} from '../api';
 import {
   folderProblem,
   initialValue,
@@ -15,7 +20,9 @@ import { useTemplatesContext } from './context';
 import { errorMessage } from './executionsModel';
 import { absoluteTime, relativeTime } from './format';
 import { formErrorText, pathErrorText } from './messages';
-import { FieldError, ParameterField } from './ParameterField';
+import { JobForm, type CollectParameters } from './JobForm';
+import { ParameterField } from './ParameterField';
+import { TextField } from './TextField';
 
 /**
  * The form fields that are not parameters.
@@ -31,8 +38,10 @@ export function TemplateDetail(props: {
   template: Template;
   onBack: () => void;
   onRunStarted: () => void;
+  /** A job was defined from the template with "Schedule…". */
+  onJobCreated: (job: Job) => void;
 }): JSX.Element {
-  const { template, onBack, onRunStarted } = props;
+  const { template, onBack, onRunStarted, onJobCreated } = props;
   const { client, trans, openPath, currentFolder, executions } =
     useTemplatesContext();
   const params = template.parameters;
@@ -51,6 +60,8 @@ export function TemplateDetail(props: {
   );
   const [formError, setFormError] = React.useState<string | null>(null);
   const [busy, setBusy] = React.useState<'create' | 'run' | null>(null);
+  // The folder the job form starts with, while it is open.
+  const [scheduling, setScheduling] = React.useState<string | null>(null);
   const formRef = React.useRef<HTMLFormElement>(null);
   const backRef = React.useRef<HTMLButtonElement>(null);
 
@@ -155,6 +166,37 @@ export function TemplateDetail(props: {
           trans.__('Could not run %1: %2', path, errorMessage(reason))
         );
       });
+  };
+
+  const collectParameters: CollectParameters = () => {
+    const checked = validateForm(params, values);
+    const errors: Record<string, string> = {};
+    for (const [name, code] of Object.entries(checked.codes)) {
+      errors[name] = formErrorText(trans, code);
+    }
+    setFieldErrors(errors);
+    if (Object.keys(errors).length > 0) {
+      setFormError(trans.__('Please correct the highlighted parameters.'));
+      focusFirstError(errors);
+      return null;
+    }
+    setFormError(null);
+    return { parameters: checked.parameters, secrets: checked.secrets };
+  };
+
+  const showParameterErrors = (perField: Record<string, string>): void => {
+    const errors: Record<string, string> = {};
+    const unplaced: string[] = [];
+    for (const [name, message] of Object.entries(perField)) {
+      if (params.some(param => param.name === name)) {
+        errors[name] = message;
+      } else {
+        unplaced.push(`${name}: ${message}`);
+      }
+    }
+    setFieldErrors(errors);
+    setFormError(unplaced.length > 0 ? unplaced.join('\n') : null);
+    focusFirstError(errors);
   };
 
   const showServiceError = (reason: unknown): void => {
@@ -312,6 +354,18 @@ export function TemplateDetail(props: {
           >
             {trans.__('Create and run')}
           </button>
+          <button
+            type="button"
+            className="jp-mod-styled jp-mod-reject"
+            disabled={busy !== null || !client || scheduling !== null}
+            aria-expanded={scheduling !== null}
+            title={trans.__(
+              'Run a notebook made from this template on a schedule'
+            )}
+            onClick={() => setScheduling(normalizeFolder(target.trim()))}
+          >
+            {trans.__('Schedule…')}
+          </button>
           {busy !== null && (
             <span className="jp-Templates-busy" role="status">
               {busy === 'run'
@@ -321,50 +375,19 @@ export function TemplateDetail(props: {
           )}
         </div>
       </form>
-    </div>
-  );
-}
-
-/**
- * A labelled text input with optional help and error.
- */
-function TextField(props: {
-  name: string;
-  label: string;
-  value: string;
-  help?: string;
-  error?: string;
-  disabled?: boolean;
-  onChange: (value: string) => void;
-}): JSX.Element {
-  const { name, label, value, help, error, disabled, onChange } = props;
-  const id = `jp-Templates-field-${name}`;
-  const describedBy =
-    [help ? `${id}-help` : '', error ? `${id}-error` : '']
-      .filter(Boolean)
-      .join(' ') || undefined;
-  return (
-    <div className="jp-Templates-field">
-      <label htmlFor={id} className="jp-Templates-label">
-        {label}
-      </label>
-      <input
-        id={id}
-        type="text"
-        name={name}
-        className="jp-mod-styled"
-        value={value}
-        disabled={disabled}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy}
-        onChange={event => onChange(event.target.value)}
-      />
-      {help && (
-        <div id={`${id}-help`} className="jp-Templates-help">
-          {help}
-        </div>
+      {scheduling !== null && (
+        <JobForm
+          template={template}
+          folder={scheduling}
+          collectParameters={collectParameters}
+          onParameterErrors={showParameterErrors}
+          onCancel={() => setScheduling(null)}
+          onCreated={job => {
+            setScheduling(null);
+            onJobCreated(job);
+          }}
+        />
       )}
-      {error && <FieldError id={`${id}-error`} field={name} message={error} />}
     </div>
   );
 }
