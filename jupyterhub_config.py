@@ -48,6 +48,14 @@ Environment variables (all optional):
                                             when servers and services run in containers
   JUPYTERHUB_TEMPLATES_HUB_CONNECT_IP       how they reach it (e.g. the Hub container's name)
   JUPYTERHUB_TEMPLATES_HUB_DB_URL           the Hub's own database (SQLite in the demo folder)
+  JUPYTERHUB_TEMPLATES_RUN_SERVER           the named server of each user that runs their
+                                            executions (templates-runs); empty: their
+                                            default server runs them
+  JUPYTERHUB_TEMPLATES_RUN_SERVER_OPTIONS   the spawner's user_options for it, as JSON
+                                            (e.g. {"profile": "templates-runs"})
+  JUPYTERHUB_TEMPLATES_CULL_TIMEOUT         JupyterHub's idle culler stops servers idle
+                                            this many seconds (3600); 0: no culler
+  JUPYTERHUB_TEMPLATES_CULL_EVERY           how often it looks (300 s)
 
   Users' servers (JUPYTERHUB_TEMPLATES_SPAWNER):
     simple (default)  processes on this host, as the Hub's user (the demo)
@@ -110,6 +118,10 @@ chp = shutil.which("configurable-http-proxy") or str(
     Path(sys.executable).parent / "configurable-http-proxy"
 )
 c.ConfigurableHTTPProxy.command = [chp]
+
+# Users may have named servers: the templates service runs executions in one of its own
+# (RUN_SERVER below), which stopping the user's default server leaves alone.
+c.JupyterHub.allow_named_servers = True
 
 # -- users -------------------------------------------------------------------
 admin_users = env_list("ADMIN_USERS", "admin")
@@ -290,6 +302,8 @@ service_env = {
     "JUPYTERHUB_TEMPLATES_LOAD_EXAMPLES": env("LOAD_EXAMPLES", "1"),
     "JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI": mlflow_uri,
     "JUPYTERHUB_TEMPLATES_MLFLOW_UI_URL": env("MLFLOW_UI_URL", mlflow_uri),
+    "JUPYTERHUB_TEMPLATES_RUN_SERVER": env("RUN_SERVER", "templates-runs"),
+    "JUPYTERHUB_TEMPLATES_RUN_SERVER_OPTIONS": env("RUN_SERVER_OPTIONS"),
 }
 service = {
     "name": SERVICE,
@@ -319,7 +333,26 @@ else:
     ]
     service["environment"] = service_env
     service["cwd"] = str(demo_dir)
-c.JupyterHub.services = [service, *mlflow_services]
+# -- idle servers --------------------------------------------------------------
+# JupyterHub's idle culler stops servers that reported no activity for CULL_TIMEOUT
+# seconds: a default server nobody uses, and a run server once its last run has ended
+# (while runs go on, the server extension reports activity, so no run is cut short).
+cull_timeout = int(env("CULL_TIMEOUT", "3600"))
+culler_services = []
+if cull_timeout > 0:
+    culler_services.append(
+        {
+            "name": "idle-culler",
+            "command": [
+                sys.executable,
+                "-m",
+                "jupyterhub_idle_culler",
+                f"--timeout={cull_timeout}",
+                f"--cull-every={int(env('CULL_EVERY', '300'))}",
+            ],
+        }
+    )
+c.JupyterHub.services = [service, *mlflow_services, *culler_services]
 
 c.JupyterHub.load_roles = [
     {
@@ -355,3 +388,12 @@ c.JupyterHub.load_roles = [
         ],
     },
 ]
+if culler_services:
+    c.JupyterHub.load_roles.append(
+        {
+            "name": "idle-culler",
+            "services": ["idle-culler"],
+            # what jupyterhub-idle-culler needs to find idle servers and stop them
+            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        }
+    )

@@ -190,7 +190,7 @@ NOTIFICATIONS = Counter(
 )
 MONITOR_WATCHERS = Gauge(
     "jupyterhub_templates_monitor_watchers",
-    "Users whose runs this replica follows (it holds their lease; one long poll each)",
+    "Users' servers whose runs this replica follows (it holds their lease; one long poll each)",
     registry=REGISTRY,
 )
 LONG_POLL_ERRORS = Counter(

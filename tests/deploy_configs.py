@@ -31,11 +31,16 @@ def load_in_subprocess(code: str, env: dict[str, str], tmp_path: Path) -> dict[s
 
 SERVICE_LOADER = """
 import json
+from traitlets.config import LoggingConfigurable
+from jupyterhub_templates.execution.executions import Executions
 from jupyterhub_templates.service.app import TemplatesService
 from jupyterhub_templates.stores.s3 import S3TemplateStore
 app = TemplatesService()
 app.parse_command_line([])
 store = S3TemplateStore(parent=app)
+# its traits only (no database, Hub or servers behind it)
+executions = Executions.__new__(Executions)
+LoggingConfigurable.__init__(executions, parent=app)
 print(json.dumps({
     "db_url": app.db_url.split("@")[-1],
     "store_class": str(app.store_class),
@@ -46,6 +51,8 @@ print(json.dumps({
     "bucket": store.bucket,
     "access_key_set": bool(store.access_key),
     "secret_key_set": bool(store.secret_key),
+    "run_server": executions.run_server,
+    "run_server_options": executions.run_server_options,
 }))
 """
 

@@ -40,3 +40,11 @@ if os.environ.get("TEMPLATES_TEST_DEBUG") == "1":
 # Tokens may live 10 days at most (as a deployment may cap them): the service's server
 # tokens must fit under such a cap (tests/test_user_isolation.py).
 c.JupyterHub.token_expires_in_max_seconds = 10 * 86400
+
+# TEMPLATES_TEST_ACTIVITY_INTERVAL=N (tests/test_run_server.py): users' servers report
+# their activity to the Hub every N seconds, and the server extension counts a running
+# execution as activity as often, so that a short culler timeout can be tested.
+if os.environ.get("TEMPLATES_TEST_ACTIVITY_INTERVAL"):
+    interval = os.environ["TEMPLATES_TEST_ACTIVITY_INTERVAL"]
+    c.Spawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": interval}
+    c.Spawner.args = [*c.Spawner.args, f"--TemplatesExtensionApp.activity_interval={interval}"]

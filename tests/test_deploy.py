@@ -238,6 +238,7 @@ def test_a_replica_reads_its_configuration_from_the_compose_environment(
     assert "S3TemplateStore" in loaded["store_class"] or loaded["store_class"] == "s3"
     assert loaded["bind_url"].startswith("http://0.0.0.0:8002/services/templates/")
     assert loaded["proxy_url"] == "http://hub:8000"
+    assert loaded["run_server"] == "templates-runs"
     assert loaded["endpoint"] == "minio:9000"
     assert loaded["public_endpoint"] == "localhost:9000"
     assert loaded["access_key_set"] and loaded["secret_key_set"]

@@ -1,6 +1,7 @@
 """End to end with the project's jupyterhub_config.py: the Hub starts the templates
-service (examples loaded), users' servers run the notebooks on ``mlflow_kernel``, and a
-real MLflow tracking server (tests/fixtures/mlflow.py) receives their runs."""
+service (examples loaded), users' run servers (the named server ``templates-runs``, as
+in the demo) run the notebooks on ``mlflow_kernel``, and a real MLflow tracking server
+(tests/fixtures/mlflow.py) receives their runs."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ from jupyterhub_templates.statuses import FINAL
 
 pytestmark = pytest.mark.e2e
 
+#: the named server that runs executions, as in the demo
+RUN_SERVER = "templates-runs"
+
 #: small parameters, so that the examples run in seconds
 EXAMPLES = {
     "ml/automl_classification.ipynb": {
@@ -46,6 +50,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory, mlflow_server) -> Iterator[Hub
             "JUPYTERHUB_TEMPLATES_LOAD_EXAMPLES": "1",
             "JUPYTERHUB_TEMPLATES_MLFLOW": "1",
             "JUPYTERHUB_TEMPLATES_MLFLOW_TRACKING_URI": mlflow_server.url,
+            "JUPYTERHUB_TEMPLATES_RUN_SERVER": RUN_SERVER,
         },
     )
     try:
@@ -114,6 +119,7 @@ def test_examples_from_template_to_mlflow(e2e: Hub, mlflow_server) -> None:
     for template, created, final in results:
         assert final["status"] == "success", (template, final)
         assert final["kernel_name"] == "mlflow_kernel"
+        assert final["server_name"] == RUN_SERVER
         assert final["template_name"] == template
         assert final["progress"]["cells_done"] == final["progress"]["cells_total"] > 0
         out = nbformat.read(str(hub.user_dir("alice") / final["output_path"]), as_version=4)
@@ -176,7 +182,8 @@ def test_mlflow_sees_the_execution_on_a_pre_started_kernel(e2e: Hub, mlflow_serv
         json.dumps({"TemplatesExtensionApp": {"prestart_runners": 1, "prestart_kernels": True}})
     )
     try:
-        hub.start_server(name, timeout=120)
+        # the run server takes the run: its spare runner is the one to wait for
+        hub.start_server(name, timeout=120, server=RUN_SERVER)
         ready_spare_with_kernel(name)
         template = "ml/regression.ipynb"
         r = call(
@@ -208,7 +215,7 @@ def test_mlflow_sees_the_execution_on_a_pre_started_kernel(e2e: Hub, mlflow_serv
         assert tags["templates.username"] == name
         assert data["run"]["info"]["status"] == "FINISHED"
     finally:
-        hub.stop_server(name)
+        hub.stop_server(name, server=None)
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -225,7 +232,15 @@ def _sleeper(hub: Hub, user: str, path: str) -> str:
     return path
 
 
+def status_of(hub: Hub, execution_id: int, user: str) -> dict[str, Any]:
+    r = call(hub, "GET", f"execution-status/{execution_id}", user)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def test_cancel_and_server_stop(e2e: Hub) -> None:
+    """A run is cancelled; stopping the user's default server leaves a run in the run
+    server alone; stopping the run server fails it with reason ``server stopped``."""
     hub = e2e
     path = _sleeper(hub, "bob", "sleepy.ipynb")
     first = call(
@@ -248,8 +263,17 @@ def test_cancel_and_server_stop(e2e: Hub) -> None:
         json={"notebook_path": path, "kernel_name": "python3"},
     ).json()
     assert second["status"] == "running", second
-    stopped_at = time.monotonic()
+    assert status_of(hub, second["execution_id"], "bob")["server_name"] == RUN_SERVER
+    hub.start_server("bob")  # the default server, which the run does not use
     hub.stop_server("bob")
+    # the run server still runs it, and answers for its log
+    assert RUN_SERVER in hub.servers("bob")
+    log_url = f"execution/{second['execution_id']}/log"
+    assert "started" in call(hub, "GET", log_url, "bob").json()["log"]
+    assert status_of(hub, second["execution_id"], "bob")["status"] == "running"
+
+    stopped_at = time.monotonic()
+    hub.stop_server("bob", server=RUN_SERVER)
     final = wait_final(hub, second["execution_id"], "bob", timeout=90)
     assert final["status"] == "failed"
     assert final["error"]["reason"] == "server stopped"

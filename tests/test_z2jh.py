@@ -99,6 +99,9 @@ def test_a_replica_reads_its_configuration_from_the_deployment(tmp_path: Path) -
     assert loaded["endpoint"] == "minio:9000"
     assert loaded["public_endpoint"] == "https://s3.example.org"
     assert loaded["access_key_set"] and loaded["secret_key_set"]
+    # runs go to each user's run server, started with the profile of its own resources
+    assert loaded["run_server"] == "templates-runs"
+    assert loaded["run_server_options"] == {"profile": "templates-runs"}
 
 
 # -- the Hub's configuration, as the chart makes it of the values ------------------------
@@ -109,7 +112,17 @@ SINGLEUSER_TRAITS = {  # singleuser.<key> -> KubeSpawner trait, as the chart map
     ("cpu", "guarantee"): "cpu_guarantee",
     ("memory", "limit"): "mem_limit",
     ("memory", "guarantee"): "mem_guarantee",
+    ("storage", "dynamic", "pvcNameTemplate"): "pvc_name_template",
+    ("profileList",): "profile_list",
 }
+
+
+def _pruned(node: Any) -> Any:
+    """``node`` without its empty dicts (what a mapping has consumed)."""
+    if not isinstance(node, dict):
+        return node
+    kept = {k: _pruned(v) for k, v in node.items()}
+    return {k: v for k, v in kept.items() if v not in ({}, None)}
 
 
 def chart_config(chart_values: dict[str, Any]) -> str:
@@ -132,6 +145,7 @@ def chart_config(chart_values: dict[str, Any]) -> str:
     hub.pop("extraEnv")  # the pod's environment: see hub_environment
     hub.pop("service")  # the hub's Kubernetes Service (annotations): no config
     extra = hub.pop("extraConfig")
+    lines.append(f"c.JupyterHub.allow_named_servers = {hub.pop('allowNamedServers', False)!r}")
     assert not hub, f"values the chart mapping here does not know: hub.{sorted(hub)}"
     singleuser = dict(chart_values["singleuser"])
     image = singleuser.pop("image")
@@ -142,7 +156,7 @@ def chart_config(chart_values: dict[str, Any]) -> str:
             node = node.get(key, {})
         if path[-1] in node:
             lines.append(f"c.KubeSpawner.{trait} = {node.pop(path[-1])!r}")
-    leftovers = {k: v for k, v in singleuser.items() if v}
+    leftovers = _pruned(singleuser)
     assert not leftovers, f"values the chart mapping here does not know: singleuser.{leftovers}"
     cull = dict(chart_values["cull"])
     if cull.pop("enabled"):
@@ -181,7 +195,7 @@ def hub_environment(chart_values: dict[str, Any]) -> dict[str, str]:
 
 
 HUB_LOADER = """
-import asyncio, json, sys
+import asyncio, json, os, sys
 from types import SimpleNamespace
 from jupyterhub.app import JupyterHub
 from oauthenticator.generic import GenericOAuthenticator
@@ -199,6 +213,17 @@ async def spawner():
     return s
 
 s = asyncio.run(spawner())
+
+async def run_server(options):
+    # the spawner of a run server, started with the service's user_options
+    alice = SimpleNamespace(name="alice", id=1, url="/user/alice/", escaped_name="alice")
+    r = KubeSpawner(config=cfg, user=alice, _mock=True, name="templates-runs")
+    r.user_options = options
+    await r.load_user_options()
+    await r.api.api_client.close()
+    return r
+
+r = asyncio.run(run_server(json.loads(os.environ["RUN_SERVER_OPTIONS"])))
 import jupyterhub_idle_culler  # the culler the chart runs must be installed
 print(json.dumps({
     "authenticator_class": cfg.JupyterHub.authenticator_class,
@@ -210,6 +235,10 @@ print(json.dumps({
     "default_url": s.default_url,
     "cpu_limit": s.cpu_limit,
     "mem_limit": s.mem_limit,
+    "allow_named_servers": cfg.JupyterHub.allow_named_servers,
+    "pvc_name_template": s.pvc_name_template,
+    "run_server_mem_limit": r.mem_limit,
+    "run_server_cpu_limit": r.cpu_limit,
     "scopes": list(s.oauth_client_allowed_scopes),
     "services": cfg.JupyterHub.services,
     "roles": cfg.JupyterHub.load_roles,
@@ -234,7 +263,11 @@ def test_the_hub_config_the_values_make_loads_with_kubespawner(tmp_path: Path) -
             }
         )
     )
-    env = {**hub_environment(chart_values), "KUBECONFIG": str(kubeconfig)}
+    env = {
+        **hub_environment(chart_values),
+        "KUBECONFIG": str(kubeconfig),
+        "RUN_SERVER_OPTIONS": container_env()["JUPYTERHUB_TEMPLATES_RUN_SERVER_OPTIONS"],
+    }
     code = HUB_LOADER.replace("sys.argv[1]", repr(str(config)))
     loaded = load_in_subprocess(code, env, tmp_path)
     assert loaded["authenticator_class"] == "generic-oauth"
@@ -245,6 +278,12 @@ def test_the_hub_config_the_values_make_loads_with_kubespawner(tmp_path: Path) -
     assert loaded["image"] == "jupyterhub-templates-singleuser:latest"
     assert loaded["default_url"] == "/lab"
     assert loaded["cpu_limit"] == 2.0 and loaded["mem_limit"] == 4 * 1024**3
+    # the run server: a named server with the user's volume, and with the service's
+    # user_options the profile of its own resources
+    assert loaded["allow_named_servers"] is True
+    assert loaded["pvc_name_template"] == "claim-{username}"
+    assert loaded["run_server_cpu_limit"] == 4.0
+    assert loaded["run_server_mem_limit"] == 16 * 1024**3
     assert set(loaded["scopes"]) == {"access:services!service=templates", "custom:templates:admin"}
     services = {s["name"]: s for s in loaded["services"]}
     templates = services["templates"]

@@ -178,6 +178,8 @@ class Execution(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     remote_id: Mapped[str] = mapped_column(String(64))
     username: Mapped[str] = mapped_column(String(255), index=True)
+    #: the user's server that runs it: "" for the default one, else a named server's name
+    server_name: Mapped[str] = mapped_column(String(255), default="", server_default="")
     notebook_id: Mapped[int | None] = mapped_column(
         ForeignKey("notebooks.id", ondelete="SET NULL", name="fk_executions_notebook"),
         nullable=True,

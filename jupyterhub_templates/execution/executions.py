@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from traitlets import Float, Int, Unicode, default
+from traitlets import Dict, Float, Int, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
 from .. import jsontext, metrics
@@ -142,6 +142,50 @@ class Executions(LoggingConfigurable):
         `limits.cpu_seconds` may ask; then the kernel is stopped and the run fails with
         reason `cpu limit`. 0: no limit unless a request asks for one.""",
     ).tag(config=True)
+
+    run_server = Unicode(
+        help="""The named server of each user that runs their executions (JupyterHub's
+        allow_named_servers must be on), e.g. `templates-runs`: started by the service
+        when a run needs it, with the user's identity and files, so that stopping or
+        culling the user's default server leaves runs alone. Once its last run has
+        ended it reports no activity, and JupyterHub's idle culler stops it. Empty: runs
+        go to the user's default server, which their runs then keep from looking idle.
+
+        Default: $JUPYTERHUB_TEMPLATES_RUN_SERVER, else empty.
+        """,
+    ).tag(config=True)
+
+    @default("run_server")
+    def _default_run_server(self) -> str:
+        return os.environ.get("JUPYTERHUB_TEMPLATES_RUN_SERVER", "")
+
+    @validate("run_server")
+    def _check_run_server(self, proposal: Any) -> str:
+        value = proposal["value"].strip()
+        if "/" in value or len(value) > 255:
+            raise TraitError("run_server must be a server name (no '/'), or empty")
+        return value
+
+    run_server_options = Dict(
+        help="""The spawner's user_options when the service starts a run server, e.g.
+        `{"profile": "templates-runs"}` to pick a KubeSpawner profile with the run
+        server's own resources. Default: $JUPYTERHUB_TEMPLATES_RUN_SERVER_OPTIONS (JSON),
+        else none.
+        """,
+    ).tag(config=True)
+
+    @default("run_server_options")
+    def _default_run_server_options(self) -> dict[str, Any]:
+        text = os.environ.get("JUPYTERHUB_TEMPLATES_RUN_SERVER_OPTIONS", "")
+        if not text.strip():
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise TraitError("$JUPYTERHUB_TEMPLATES_RUN_SERVER_OPTIONS is not JSON") from None
+        if not isinstance(value, dict):
+            raise TraitError("$JUPYTERHUB_TEMPLATES_RUN_SERVER_OPTIONS must be a JSON object")
+        return value
 
     max_retries = Int(
         5, help="The most retries a request or a job may ask for (its `retries.max`)."
@@ -302,11 +346,14 @@ class Executions(LoggingConfigurable):
             )
             refuse_secrets(declared, parameters)
         experiment = request.experiment_name or _experiment_for(template, path)
-        server = await self.hub.ensure_running(request.username)
+        server = await self.hub.ensure_running(
+            request.username, name=self.run_server, options=self.run_server_options
+        )
         await self._ensure_experiment(experiment)
         record, remote_id = await self.in_thread(
             self.records.create,
             username=request.username,
+            server_name=server.name,
             notebook_path=path,
             output_path=lambda i: output or default_output_path(path, i),
             remote_id=lambda i: f"{i}-{secrets.token_hex(6)}",
@@ -350,7 +397,7 @@ class Executions(LoggingConfigurable):
             await self.in_thread(self.records.delete, execution_id)
             raise
         metrics.execution_started()
-        self.monitor.watch(request.username)
+        self.monitor.watch(server.key)
         description = await self.monitor.apply(request.username, model, boot_id)
         return description or record
 
@@ -522,12 +569,12 @@ class Executions(LoggingConfigurable):
         description = await self.in_thread(self.records.get, execution_id, username)
         if is_final(description):
             raise Conflict(f"Execution {execution_id} has already ended ({description['status']}).")
-        owner, remote_id, _, boot = await self.in_thread(self.records.remote_ref, execution_id)
+        ref = await self.in_thread(self.records.remote_ref, execution_id)
         try:
-            server = await self.hub.get_server(owner)
+            server = await self.hub.get_server(ref.username, ref.server_name)
             if not server.running:
                 raise ServerNotRunning("stopped")
-            model = await self.extension.cancel(server, remote_id)
+            model = await self.extension.cancel(server, ref.remote_id)
         except (ServerNotRunning, NotFound):
             # Nothing runs any more: the record simply ends here.
             await self.monitor.force_final(
@@ -539,8 +586,8 @@ class Executions(LoggingConfigurable):
             return await self.in_thread(self.records.get, execution_id)
         except Conflict:
             # it ended meanwhile: report what it ended as
-            model = await self.extension.get(server, remote_id)
-        updated = await self.monitor.apply(owner, model, boot)
+            model = await self.extension.get(server, ref.remote_id)
+        updated = await self.monitor.apply(ref.username, model, ref.boot_id)
         return updated or await self.in_thread(self.records.get, execution_id)
 
     async def read_log(
@@ -549,12 +596,12 @@ class Executions(LoggingConfigurable):
         """The log from byte ``offset``: from the user's server while it has it, else
         the tail kept when the run ended."""
         description = await self.in_thread(self.records.get, execution_id, username)
-        owner, remote_id, _, _ = await self.in_thread(self.records.remote_ref, execution_id)
-        server = await self.hub.get_server(owner)
+        ref = await self.in_thread(self.records.remote_ref, execution_id)
+        server = await self.hub.get_server(ref.username, ref.server_name)
         answer: dict[str, Any] | None = None
         if server.running:
             try:
-                answer = await self.extension.log(server, remote_id, offset)
+                answer = await self.extension.log(server, ref.remote_id, offset)
             except NotFound:
                 answer = None
         if answer is None:
@@ -576,17 +623,17 @@ class Executions(LoggingConfigurable):
             **{k: answer.get(k) for k in ("offset", "next_offset", "log", "truncated")},
         }
 
-    async def _keep_log_tail(self, execution_id: int, username: str) -> None:
-        """Store the end of an ended run's log, read from the user's server (nothing
-        when the server is gone: it took the log with it)."""
+    async def _keep_log_tail(self, execution_id: int) -> None:
+        """Store the end of an ended run's log, read from the user's server that ran it
+        (nothing when the server is gone: it took the log with it)."""
         if self.log_tail_bytes <= 0:
             return
-        _, remote_id, _, _ = await self.in_thread(self.records.remote_ref, execution_id)
+        ref = await self.in_thread(self.records.remote_ref, execution_id)
         try:
-            server = await self.hub.get_server(username)
+            server = await self.hub.get_server(ref.username, ref.server_name)
             if not server.running:
                 return
-            answer = await self.extension.log(server, remote_id, 0)
+            answer = await self.extension.log(server, ref.remote_id, 0)
         except Exception as e:  # the log is a convenience: the run's record stands
             log.info("log of execution %s not kept: %s", execution_id, type(e).__name__)
             return
@@ -600,15 +647,15 @@ class Executions(LoggingConfigurable):
     async def _after_run(self, execution_id: int, description: dict[str, Any]) -> None:
         """Keep the end of the log; look up the MLflow runs the notebook started and
         store them on the record."""
-        await self._keep_log_tail(execution_id, description["username"])
+        await self._keep_log_tail(execution_id)
         if not self.mlflow_tracking_uri:
             return
         experiment = (description.get("mlflow") or {}).get("experiment_name")
-        _, remote_id, _, _ = await self.in_thread(self.records.remote_ref, execution_id)
+        ref = await self.in_thread(self.records.remote_ref, execution_id)
         try:
             runs = await find_runs(
                 self.mlflow_tracking_uri,
-                remote_id,
+                ref.remote_id,
                 experiment_names=[experiment] if experiment else [],
                 ui_url=self.mlflow_ui_url or self.mlflow_tracking_uri,
                 tag=RUN_KEY_TAG,

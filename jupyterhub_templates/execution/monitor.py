@@ -1,16 +1,19 @@
 """Following runs in users' servers until they end, and keeping their records true.
 
-One watcher task per user with active runs long-polls that user's server extension
+One watcher task per user's server with active runs (the default server, or a named
+one such as the run server) long-polls that server's extension
 (``GET executions?since=<seq>&wait=…``) and applies every change to the records, so a
 status is current within one round trip. When the server cannot be reached, the Hub is
 asked whether it still runs: a stopped server (or one that restarted and no longer knows
-the run) turns the user's active runs ``failed`` with the reason ``server stopped``.
+the run) turns its active runs ``failed`` with the reason ``server stopped``; the user's
+other servers are not concerned.
 
-Several replicas: each user's runs are followed by one replica at a time, the holder of
-the user's ``watch`` lease (:mod:`..db.leases`). A replica renews its leases every third
-of ``lease_ttl`` and, as often, looks for users with active runs whom nobody follows (a
-holder that died, a run dispatched while its user's watcher was ending) and takes them
-over. A request waiting on a run (its first cell, its end) reads the record again
+Several replicas: the runs in each server are followed by one replica at a time, the
+holder of the server's ``watch`` lease (:mod:`..db.leases`, named by
+:func:`~..hub.client.server_key`). A replica renews its leases every third of
+``lease_ttl`` and, as often, looks for servers with active runs that nobody follows (a
+holder that died, a run dispatched while its server's watcher was ending) and takes
+them over. A request waiting on a run (its first cell, its end) reads the record again
 whenever it changes, in this process or, through :mod:`..db.notify`, in any other.
 """
 
@@ -34,6 +37,7 @@ from ..db.models import utcnow
 from ..db.notify import EXECUTIONS, Listener
 from ..errors import NotFound, TemplatesError, Unavailable
 from ..hub import ExtensionClient, HubClient, UserServer
+from ..hub.client import split_key
 from ..statuses import FINAL, Reason, Status
 from .records import ExecutionRecords
 
@@ -47,7 +51,7 @@ OnFinal = Callable[[int, dict[str, Any]], Awaitable[None]]
 
 
 class ExecutionMonitor(LoggingConfigurable):
-    """Watchers per user, and in-process notification of changes.
+    """Watchers per user's server, and in-process notification of changes.
 
     Keyword arguments besides the collaborators: traits, ``parent``, ``log``.
     """
@@ -152,16 +156,15 @@ class ExecutionMonitor(LoggingConfigurable):
         except (TemplatesError, asyncio.TimeoutError):
             log.warning("could not give back the watch leases; they expire by themselves")
 
-    def watch(self, username: str) -> None:
-        """Make sure the user's runs are being followed."""
+    def watch(self, key: str) -> None:
+        """Make sure the runs in a user's server (:func:`~..hub.client.server_key`) are
+        being followed."""
         if self._closed:
             return
-        self._kicked.add(username)
-        task = self._watchers.get(username)
+        self._kicked.add(key)
+        task = self._watchers.get(key)
         if task is None or task.done():
-            self._watchers[username] = asyncio.create_task(
-                self._watch(username), name=f"watch-{username}"
-            )
+            self._watchers[key] = asyncio.create_task(self._watch(key), name=f"watch-{key}")
 
     # -- notification ------------------------------------------------------------
 
@@ -325,31 +328,32 @@ class ExecutionMonitor(LoggingConfigurable):
 
     # -- the watcher -------------------------------------------------------------
 
-    async def _watch(self, username: str) -> None:
+    async def _watch(self, key: str) -> None:
+        username, name = split_key(key)
         since: int | None = None
         boot_id: str | None = None
         server: UserServer | None = None
         unreachable_since: float | None = None
         try:
-            self._kicked.discard(username)
-            if not await self._take(username):
+            self._kicked.discard(key)
+            if not await self._take(key):
                 return  # another replica follows this user
             while not self._closed:
-                self._kicked.discard(username)
-                active = await self._active(username)
+                self._kicked.discard(key)
+                active = await self._active(key)
                 if not active:
-                    if username in self._kicked:
+                    if key in self._kicked:
                         continue
                     # Give the lease back, then look once more: a run recorded before
                     # the release by a replica that found the lease held is ours.
-                    await self._release(username)
-                    if await self._active(username) and await self._take(username):
+                    await self._release(key)
+                    if await self._active(key) and await self._take(key):
                         continue
                     return
                 await self._fail_undispatched(active)
                 try:
                     if server is None:
-                        server = await self.hub.get_server(username)
+                        server = await self.hub.get_server(username, name)
                         if not server.running:
                             raise _Stopped()
                     wait = self.poll_wait if since is not None else 0
@@ -360,14 +364,14 @@ class ExecutionMonitor(LoggingConfigurable):
                         metrics.long_poll_failed()
                     server, since = None, None
                     unreachable_since = unreachable_since or time.monotonic()
-                    if await self._server_gone(username, e, unreachable_since):
+                    if await self._server_gone(key, e, unreachable_since):
                         unreachable_since = None
                     else:
                         await asyncio.sleep(1.0)
                     continue
                 except TemplatesError as e:
                     metrics.long_poll_failed()
-                    log.warning("following %s's executions: %s", username, e.message)
+                    log.warning("following the executions in %s: %s", _where(key), e.message)
                     await asyncio.sleep(2.0)
                     continue
                 unreachable_since = None
@@ -395,44 +399,44 @@ class ExecutionMonitor(LoggingConfigurable):
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("watcher of %s's executions stopped", username)
-            await self._release(username)
+            log.exception("watcher of the executions in %s stopped", _where(key))
+            await self._release(key)
         finally:
-            self._follows(username, False)
-            if self._watchers.get(username) is asyncio.current_task():
-                del self._watchers[username]
-                self._taking_since.pop(username, None)
-            if not self._closed and username in self._kicked:
-                self.watch(username)
+            self._follows(key, False)
+            if self._watchers.get(key) is asyncio.current_task():
+                del self._watchers[key]
+                self._taking_since.pop(key, None)
+            if not self._closed and key in self._kicked:
+                self.watch(key)
 
     # -- leases ------------------------------------------------------------------
 
-    async def _take(self, username: str) -> bool:
-        """Hold ``username``'s watch lease; False when another replica holds it or the
+    async def _take(self, key: str) -> bool:
+        """Hold ``key``'s watch lease; False when another replica holds it or the
         database is away (then :meth:`_keep_leases` tries again)."""
-        self._taking_since[username] = time.monotonic()
+        self._taking_since[key] = time.monotonic()
         try:
-            taken = await self.in_thread(self.leases.take, WATCH, username, self.lease_ttl)
+            taken = await self.in_thread(self.leases.take, WATCH, key, self.lease_ttl)
         except TemplatesError as e:
-            log.warning("cannot take over %s's executions yet: %s", username, e.message)
+            log.warning("cannot take over the executions in %s yet: %s", _where(key), e.message)
             return False
         if taken:
-            self._follows(username, True)
+            self._follows(key, True)
         return taken
 
-    def _follows(self, username: str, following: bool) -> None:
-        """Whether this process holds ``username``'s lease and follows them (counted)."""
+    def _follows(self, key: str, following: bool) -> None:
+        """Whether this process holds ``key``'s lease and follows its runs (counted)."""
         if following:
-            self._following.add(username)
+            self._following.add(key)
         else:
-            self._following.discard(username)
+            self._following.discard(key)
         metrics.watchers(len(self._following))
 
-    async def _release(self, username: str) -> None:
-        self._taking_since.pop(username, None)
-        self._follows(username, False)
+    async def _release(self, key: str) -> None:
+        self._taking_since.pop(key, None)
+        self._follows(key, False)
         try:
-            await self.in_thread(self.leases.release, WATCH, username)
+            await self.in_thread(self.leases.release, WATCH, key)
         except TemplatesError:
             pass  # it expires by itself
 
@@ -457,34 +461,34 @@ class ExecutionMonitor(LoggingConfigurable):
     def _drop_lost(self, held: set[str], since: float) -> None:
         """Stop the watchers that took their lease before ``since`` and no longer hold
         it (it expired and another replica took it)."""
-        for username, task in list(self._watchers.items()):
-            taking = self._taking_since.get(username)
-            if username not in held and taking is not None and taking < since:
-                log.info("another replica follows %s's executions now", username)
-                self._taking_since.pop(username, None)
+        for key, task in list(self._watchers.items()):
+            taking = self._taking_since.get(key)
+            if key not in held and taking is not None and taking < since:
+                log.info("another replica follows the executions in %s now", _where(key))
+                self._taking_since.pop(key, None)
                 task.cancel()
 
     async def _adopt(self, held: set[str]) -> None:
         """Follow every user with active runs whose lease is free, expired or ours;
         give back leases of ours that nobody uses."""
-        active = set(await self.in_thread(self.records.active_users))
+        active = set(await self.in_thread(self.records.active_servers))
         live = await self.in_thread(self.leases.live, WATCH)
         adopted = 0
-        for username in active:
-            if username in self._watchers:
+        for key in active:
+            if key in self._watchers:
                 continue
-            if live.get(username) in (None, self.leases.holder):
+            if live.get(key) in (None, self.leases.holder):
                 adopted += 1
-                self.watch(username)
+                self.watch(key)
         if adopted:
-            log.info("following the active executions of %d more user(s)", adopted)
-        for username in held - active - set(self._watchers):
-            await self._release(username)
+            log.info("following the active executions in %d more server(s)", adopted)
+        for key in held - active - set(self._watchers):
+            await self._release(key)
 
-    async def _active(self, username: str) -> list[tuple[int, str, str | None, datetime.datetime]]:
+    async def _active(self, key: str) -> list[tuple[int, str, str | None, datetime.datetime]]:
         while True:
             try:
-                return await self.in_thread(self.records.active_for, username)
+                return await self.in_thread(self.records.active_for, key)
             except Unavailable:
                 await asyncio.sleep(2.0)
 
@@ -502,10 +506,10 @@ class ExecutionMonitor(LoggingConfigurable):
                     "while dispatching it).",
                 )
 
-    async def _server_gone(self, username: str, error: Exception, since: float) -> bool:
-        """Decide whether the user's runs were lost with their server; fail them if so."""
+    async def _server_gone(self, key: str, error: Exception, since: float) -> bool:
+        """Decide whether the runs in a user's server were lost with it; fail them if so."""
         try:
-            server = await self.hub.get_server(username)
+            server = await self.hub.get_server(*split_key(key))
             stopped = not server.running
         except NotFound:
             stopped = True
@@ -513,7 +517,7 @@ class ExecutionMonitor(LoggingConfigurable):
             return False  # the Hub itself is away: decide later
         if not stopped and time.monotonic() - since < self.stopped_grace:
             return False
-        for execution_id, _, _, _ in await self._active(username):
+        for execution_id, _, _, _ in await self._active(key):
             await self.force_final(
                 execution_id,
                 Status.FAILED,
@@ -521,6 +525,12 @@ class ExecutionMonitor(LoggingConfigurable):
                 "The user's server stopped during the run.",
             )
         return True
+
+
+def _where(key: str) -> str:
+    """A server key for a log line: ``alice's server`` or ``alice's server 'runs'``."""
+    username, name = split_key(key)
+    return f"{username}'s server {name!r}" if name else f"{username}'s server"
 
 
 class _Stopped(Exception):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -23,10 +23,26 @@ from ..db import Database
 from ..db.models import Execution, JobRun, utcnow
 from ..db.notify import EXECUTIONS, notify
 from ..errors import NotFound
+from ..hub.client import server_key, split_key
 from ..jsontext import isoformat
 from ..statuses import ACTIVE, FINAL, REASONS, STATUSES, Reason, Status
 from .notifications import describe_policy, plan_deliveries
 from .retries import RetryPolicy
+
+
+class RemoteRef(NamedTuple):
+    """Where a run is: its user's server, and the ids that server knows it by."""
+
+    username: str
+    #: "" for the user's default server, else the named server's name
+    server_name: str
+    remote_id: str
+    #: the server extension's boot id when the run was handed to it (None before)
+    boot_id: str | None
+
+    @property
+    def key(self) -> str:
+        return server_key(self.username, self.server_name)
 
 
 def format_duration(seconds: float) -> str:
@@ -70,6 +86,7 @@ EXECUTION_FIELDS = (
     "end_time",
     "duration",
     "username",
+    "server_name",
     "output_path",
     "in_place",
     "template_name",
@@ -115,6 +132,7 @@ def describe_execution(e: Execution, base_url: str = "") -> dict[str, Any]:
         "end_time": _ts(e.end_time),
         "duration": duration,
         "username": e.username,
+        "server_name": e.server_name or "",
         "output_path": e.output_path,
         "in_place": e.output_path == e.notebook_path,
         "template_name": e.template_name,
@@ -181,6 +199,7 @@ class ExecutionRecords:
         attempt: int = 1,
         notify: dict[str, Any] | None = None,
         secret_names: list[str] | None = None,
+        server_name: str = "",
     ) -> tuple[dict[str, Any], str]:
         """A new ``pending`` record: ``(description, remote_id)``; output path and remote
         id may depend on its id."""
@@ -188,6 +207,7 @@ class ExecutionRecords:
             e = Execution(
                 remote_id="",
                 username=username,
+                server_name=server_name,
                 notebook_path=notebook_path,
                 output_path="",
                 kernel_name=kernel_name,
@@ -229,13 +249,13 @@ class ExecutionRecords:
                 raise NotFound(f"No execution {execution_id}.")
             return self.describe(e)
 
-    def remote_ref(self, execution_id: int) -> tuple[str, str, str, str | None]:
-        """``(username, remote_id, status, server_boot_id)``."""
+    def remote_ref(self, execution_id: int) -> RemoteRef:
+        """Where the run is and what its server knows it by."""
         with self.db.session() as session:
             e = session.get(Execution, execution_id)
             if e is None:
                 raise NotFound(f"No execution {execution_id}.")
-            return e.username, e.remote_id, e.status, e.server_boot_id
+            return RemoteRef(e.username, e.server_name or "", e.remote_id, e.server_boot_id)
 
     def list_json(
         self,
@@ -287,17 +307,21 @@ class ExecutionRecords:
             )
         )
 
-    def active_users(self) -> list[str]:
-        """Users with a pending or running execution."""
+    def active_servers(self) -> list[str]:
+        """The users' servers (:func:`~..hub.client.server_key`) with a pending or
+        running execution."""
         with self.db.session() as session:
-            return list(
-                session.scalars(
-                    select(Execution.username).where(Execution.status.in_(ACTIVE)).distinct()
-                )
-            )
+            rows = session.execute(
+                select(Execution.username, Execution.server_name)
+                .where(Execution.status.in_(ACTIVE))
+                .distinct()
+            ).all()
+            return [server_key(username, name or "") for username, name in rows]
 
-    def active_for(self, username: str) -> list[tuple[int, str, str | None, datetime.datetime]]:
-        """``(id, remote_id, server_boot_id, created_at)`` of the user's active runs."""
+    def active_for(self, key: str) -> list[tuple[int, str, str | None, datetime.datetime]]:
+        """``(id, remote_id, server_boot_id, created_at)`` of the active runs in one
+        user's server (:func:`~..hub.client.server_key`)."""
+        username, name = split_key(key)
         with self.db.session() as session:
             rows = session.execute(
                 select(
@@ -305,7 +329,11 @@ class ExecutionRecords:
                     Execution.remote_id,
                     Execution.server_boot_id,
                     Execution.created_at,
-                ).where(Execution.username == username, Execution.status.in_(ACTIVE))
+                ).where(
+                    Execution.username == username,
+                    Execution.server_name == name,
+                    Execution.status.in_(ACTIVE),
+                )
             ).all()
             return [(r[0], r[1], r[2], r[3]) for r in rows]
 

@@ -46,9 +46,23 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024
 DECODE_OFF_LOOP_BYTES = 64 * 1024
 
 
+def server_key(username: str, name: str = "") -> str:
+    """One string naming a user's server: ``alice`` for the default one,
+    ``alice/templates-runs`` for a named one (usernames hold no ``/`` in JupyterHub
+    URLs, nor do server names)."""
+    return f"{username}/{name}" if name else username
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``(username, server name)`` of a :func:`server_key`."""
+    username, _, name = key.partition("/")
+    return username, name
+
+
 @dataclass(frozen=True)
 class UserServer:
-    """A user's default server as the Hub reports it."""
+    """A user's server (the default one, or the named one ``name``) as the Hub reports
+    it."""
 
     username: str
     #: the server's URL path, e.g. ``/user/alice/``; empty when it is not running
@@ -56,10 +70,16 @@ class UserServer:
     ready: bool
     #: ``spawn``, ``stop`` or None
     pending: str | None
+    #: "" for the default server, else the named server's name
+    name: str = ""
 
     @property
     def running(self) -> bool:
         return self.ready and bool(self.url)
+
+    @property
+    def key(self) -> str:
+        return server_key(self.username, self.name)
 
 
 class ServerNotRunning(Unavailable):
@@ -120,7 +140,7 @@ class HubClient(LoggingConfigurable):
         self.http = AsyncHTTPClient(
             force_instance=True, max_clients=self.max_clients, max_body_size=MAX_ANSWER_BYTES
         )
-        # username -> (running server, time.monotonic() when the Hub said so)
+        # server key -> (running server, time.monotonic() when the Hub said so)
         self._running: dict[str, tuple[UserServer, float]] = {}
 
     def close(self) -> None:
@@ -207,73 +227,97 @@ class HubClient(LoggingConfigurable):
             raise Unavailable(f"The Hub API did not describe {username!r}.")
         return model
 
-    async def get_server(self, username: str) -> UserServer:
-        """The user's default server; NotFound when the Hub has no such user."""
+    async def get_server(self, username: str, name: str = "") -> UserServer:
+        """The user's default server, or their named server ``name``; NotFound when the
+        Hub has no such user."""
         model = await self.get_user(username)
-        server = (model.get("servers") or {}).get("")
+        server = (model.get("servers") or {}).get(name)
         if not server:
-            result = UserServer(username, "", False, model.get("pending"))
+            pending = model.get("pending") if not name else None
+            result = UserServer(username, "", False, pending, name)
         else:
             result = UserServer(
-                username, server.get("url") or "", bool(server.get("ready")), server.get("pending")
+                username,
+                server.get("url") or "",
+                bool(server.get("ready")),
+                server.get("pending"),
+                name,
             )
         if result.running:
-            self._running[username] = (result, time.monotonic())
+            self._running[result.key] = (result, time.monotonic())
         else:
-            self._running.pop(username, None)
+            self._running.pop(result.key, None)
         return result
 
-    def forget(self, username: str) -> None:
+    def forget(self, username: str, name: str = "") -> None:
         """Drop what :meth:`ensure_running` remembers of the user's server."""
-        self._running.pop(username, None)
+        self._running.pop(server_key(username, name), None)
 
-    def remembered(self, username: str, max_age: float) -> UserServer | None:
+    def remembered(self, username: str, max_age: float, name: str = "") -> UserServer | None:
         """The user's server as the Hub last reported it running, at most ``max_age``
         seconds ago (None otherwise). Saves a Hub API call; a caller using it must
         cope with :class:`ServerNotRunning` from a server that stopped meanwhile (a
         request that finds the server gone forgets it)."""
-        entry = self._running.get(username)
+        entry = self._running.get(server_key(username, name))
         if entry is None or time.monotonic() - entry[1] > max_age:
             return None
         return entry[0]
 
-    async def ensure_running(self, username: str, timeout: float | None = None) -> UserServer:
-        """The user's server, started first when it is stopped, once it is ready.
+    async def ensure_running(
+        self,
+        username: str,
+        timeout: float | None = None,
+        *,
+        name: str = "",
+        options: dict[str, Any] | None = None,
+    ) -> UserServer:
+        """The user's server (the named one ``name``, which the Hub then creates if
+        needed), started first when it is stopped, with the spawner's ``options``
+        (user_options: a profile's slug, e.g.), once it is ready.
 
         Raises :class:`Unavailable` when it is not ready within ``timeout`` seconds
-        (default: :attr:`server_start_timeout`).
+        (default: :attr:`server_start_timeout`) or the Hub refuses to start it.
         """
         if timeout is None:
             timeout = self.server_start_timeout
         deadline = time.monotonic() + timeout
-        server = await self.get_server(username)
+        server = await self.get_server(username, name)
         if server.running:
             return server
+        what = f"the server {name!r} of {username!r}" if name else f"the server of {username!r}"
         if not server.pending:
+            path = f"/users/{quote(username, safe='')}/server"
+            if name:
+                path = f"{path}s/{quote(name, safe='')}"
+            body = None
+            if name or options:
+                body = {"display_name": name, "user_options": options or None}
             try:
                 # The Hub holds this request until the spawn ends or its
                 # slow_spawn_timeout passes; our own deadline comes first.
                 await asyncio.wait_for(
-                    self.api("POST", f"/users/{quote(username, safe='')}/server"),
+                    self.api("POST", path, body),
                     max(deadline - time.monotonic(), 0.01),
                 )
             except asyncio.TimeoutError:
                 pass  # the spawn goes on in the Hub; the loop below gives up in time
             except HTTPClientError as e:
-                # 400: already running or pending (a race with another start); go on and wait
-                if e.code != 400:
+                # 400 "already running" or "is pending": a race with another start; go
+                # on and wait. Any other refusal (no named servers, too many) is final.
+                message = error_message(e)
+                if e.code != 400 or not ("already running" in message or "pending" in message):
                     raise Unavailable(
-                        f"JupyterHub refused to start the server of {username!r} ({e.code})."
+                        f"JupyterHub refused to start {what} ({e.code}: {message})."
                     ) from None
-            log.info("started the server of %s", username)
+            log.info("started %s", what)
         delay = 0.2
         while True:
-            server = await self.get_server(username)
+            server = await self.get_server(username, name)
             if server.running:
                 return server
             if time.monotonic() + delay > deadline:
                 raise Unavailable(
-                    f"The server of {username!r} did not become ready within {timeout:.0f} s; "
+                    f"{what[0].upper()}{what[1:]} did not become ready within {timeout:.0f} s; "
                     "try again later."
                 )
             await asyncio.sleep(delay)
@@ -331,14 +375,16 @@ class HubClient(LoggingConfigurable):
     ) -> HTTPResponse:
         url = f"{self.proxy_url}{server.url}{path}"
         what = f"The server of {server.username!r}"
+        if server.name:
+            what = f"The server {server.name!r} of {server.username!r}"
         try:
             return await self.fetch(url, method, body, token=token, timeout=timeout, what=what)
         except Unavailable as e:
-            self.forget(server.username)
+            self.forget(server.username, server.name)
             raise ServerNotRunning(e.message) from None
         except HTTPClientError as e:
             if e.code in SERVER_GONE or (e.code == 404 and not _is_json(e.response)):
-                self.forget(server.username)
+                self.forget(server.username, server.name)
                 raise ServerNotRunning(f"{what} is not running.") from None
             if e.code >= 500:
                 raise ServerFailed(f"{what} answered {e.code}.", e.code) from None

@@ -7,6 +7,9 @@ the API of :mod:`jupyterhub_templates.server.handlers` under
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime
 import os
 
 from jupyter_server.extension.application import ExtensionApp
@@ -107,7 +110,18 @@ class TemplatesExtensionApp(ExtensionApp):
         ),
     ).tag(config=True)
 
+    activity_interval = Float(
+        5.0,
+        help=(
+            "While an execution is queued or running, the server counts as active every "
+            "this many seconds (and once more when the last one ends): its kernels are the "
+            "runners', not the server's, so without this JupyterHub would see an idle "
+            "server and its idle culler would stop it mid-run. 0: never."
+        ),
+    ).tag(config=True)
+
     executor: Executor
+    _activity_task: asyncio.Task[None] | None = None
 
     def initialize_settings(self) -> None:
         """Mask credentials in the server's log; create the executor on the contents
@@ -145,6 +159,26 @@ class TemplatesExtensionApp(ExtensionApp):
         executor = getattr(self, "executor", None)
         if executor is not None:
             executor.spares.top_up()
+            if self.activity_interval > 0:
+                self._activity_task = asyncio.create_task(self._report_activity(executor))
+
+    async def _report_activity(self, executor: Executor) -> None:
+        """Keep the server's last activity current while it runs executions.
+
+        jupyter_server takes the latest of every ``*_last_activity`` setting as the
+        server's last activity, which jupyterhub-singleuser reports to the Hub.
+        """
+        assert self.serverapp is not None
+        settings = self.serverapp.web_app.settings
+        was_busy = False
+        while True:
+            busy = executor.busy
+            if busy or was_busy:
+                settings["jupyterhub_templates_last_activity"] = datetime.datetime.now(
+                    datetime.timezone.utc
+                )
+            was_busy = busy
+            await asyncio.sleep(self.activity_interval)
 
     def initialize_handlers(self) -> None:
         """Register the API under ``templates/api/``."""
@@ -152,6 +186,10 @@ class TemplatesExtensionApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Kill every running execution (children and kernels) on server shutdown."""
+        if self._activity_task is not None:
+            self._activity_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._activity_task
         executor = getattr(self, "executor", None)
         if executor is not None:
             await executor.shutdown()

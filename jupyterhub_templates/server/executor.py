@@ -206,6 +206,11 @@ class Executor:
     # -- API
 
     @property
+    def busy(self) -> bool:
+        """Whether an execution is queued or running."""
+        return bool(self._queue) or self._starting > 0
+
+    @property
     def max_concurrent(self) -> int:
         """How many children may run at once (at least 1)."""
         return max(1, self.config.max_concurrent_executions)

@@ -260,6 +260,8 @@ export type Execution = {
   /** Human text, e.g. `5m 30s`. */
   duration: string | null;
   username?: string;
+  /** The user's server that runs it: empty for the default one, else the run server. */
+  server_name?: string;
   /** The executed notebook's path, relative to the user's server root. */
   output_path: string;
   in_place?: boolean;

@@ -177,6 +177,7 @@ def schemas() -> dict[str, Any]:
                 EXECUTION_FIELDS,
                 optional=(
                     "username",
+                    "server_name",
                     "in_place",
                     "template_name",
                     "template_version",
@@ -205,6 +206,11 @@ def schemas() -> dict[str, Any]:
                     "end_time": {"type": "string", "format": "date-time", "nullable": True},
                     "duration": {"type": "string", "nullable": True, "example": "5m 30s"},
                     "username": {"type": "string"},
+                    "server_name": {
+                        "type": "string",
+                        "description": "The user's server that runs it: empty for the "
+                        "default one, else the named run server (Executions.run_server).",
+                    },
                     "output_path": {"type": "string"},
                     "in_place": {"type": "boolean"},
                     "template_name": nullable_str,
