@@ -45,7 +45,10 @@ def test_pending_from_the_end_until_the_lookup_is_done(records: ExecutionRecords
 
 
 def test_a_kept_log_tail_reads_like_the_live_log(records: ExecutionRecords) -> None:
-    from jupyterhub_templates.execution.executions import read_tail, tail_of
+    from jupyterhub_templates.logtail import read_from, tail_of
+
+    def read_tail(text: str, start: int, offset: int) -> dict:
+        return read_from(text.encode(), start, offset)
 
     log = "start\n" + "é" * 20 + "\nend\n"  # two-byte characters around the cut
     end = 1000 + len(log.encode())
@@ -67,3 +70,15 @@ def test_a_kept_log_tail_reads_like_the_live_log(records: ExecutionRecords) -> N
     assert read_tail(tail, start, end + 50)["log"] == ""
     # nothing to cut: the whole log, from its start
     assert tail_of("short", 5, 100) == ("short", 0)
+
+
+def test_reading_on_from_next_offset_never_splits_a_character() -> None:
+    """A live log's window may end inside a character (its bytes arrive in pieces): the
+    read stops before it, and reading on from ``next_offset`` gets it whole."""
+    from jupyterhub_templates.logtail import read_from
+
+    data = "aé".encode()  # b"a\xc3\xa9"
+    first = read_from(data[:2], 100, 100)
+    assert first == {"offset": 100, "next_offset": 101, "log": "a", "truncated": False}
+    second = read_from(data, 100, first["next_offset"])
+    assert second["log"] == "é" and second["next_offset"] == 103

@@ -81,8 +81,9 @@ def outputs(hub: Hub, user: str, path: str) -> str:
 
 
 def test_a_job_runs_when_asked(svc: ServiceProcess, hub: Hub) -> None:
-    job = new_job(svc, name_pattern="{job}-{run}.ipynb")
+    job = new_job(svc, name_pattern="{job}-{run}.ipynb", limits={"memory_mb": 1536})
     assert job["owner"] == "alice" and job["schedule"] is None and job["next_run_at"] is None
+    assert job["limits"] == {"memory_mb": 1536}
     r = svc.request("POST", f"jobs/{job['id']}/run", "alice")
     assert r.status_code == 202, r.text
     check_response("/jobs/{id}/run", r)
@@ -96,6 +97,8 @@ def test_a_job_runs_when_asked(svc: ServiceProcess, hub: Hub) -> None:
     assert execution["in_place"] and execution["output_path"] == run["notebook_path"]
     assert execution["template_name"] == TEMPLATE and execution["template_version"] >= 1
     assert execution["parameters"]["n_estimators"] == 3
+    # the job's limits are its runs' (a retry of one asks them again)
+    assert execution["limits"] == {"memory_mb": 1536}
     assert "trees 3" in outputs(hub, "alice", run["notebook_path"])
     r = svc.request("GET", f"jobs/{job['id']}", "alice")
     check_response("/jobs/{id}", r)
@@ -165,6 +168,8 @@ def test_who_may_see_and_run_a_job(svc: ServiceProcess) -> None:
         ({"schedule": "* * * * * *", "timezone": "Nowhere/Land"}, 400),
         ({"name_pattern": "{job!r}.ipynb"}, 400),
         ({"name": ""}, 400),
+        ({"limits": {"memory_mb": -1}}, 400),
+        ({"limits": {"gpus": 1}}, 400),
         ({"username": "bob"}, 403),
     ],
 )

@@ -78,12 +78,27 @@ def test_late_slots_fire_each_once_and_missed_ones_by_policy() -> None:
         ({"name": "x", "template_name": "a/b.ipynb", "template_version": 0}, "version"),
         ({"name": "x", "template_name": "a/b.ipynb", "parameters": [1]}, "parameters"),
         ({"name": "x", "template_name": "a/b.ipynb", "owner": "eve"}, "Unknown field"),
+        ({"name": "x", "template_name": "a/b.ipynb", "limits": [1]}, "limits must be"),
+        ({"name": "x", "template_name": "a/b.ipynb", "limits": {"cpu_seconds": "9"}}, "cpu"),
+        ({"name": "x", "template_name": "a/b.ipynb", "limits": {"memory_mb": 4096}}, "at most"),
     ],
 )
 def test_bad_definitions_are_refused(body: dict, message: str) -> None:
     with pytest.raises(InvalidInput) as e:
-        check_spec(body, min_interval=60, max_timeout=3600)
+        check_spec(body, min_interval=60, max_timeout=3600, memory_limit=2048)
     assert message in e.value.message
+
+
+def test_a_jobs_limits_are_what_it_asks_below_the_caps() -> None:
+    body = {"name": "x", "template_name": "a/b.ipynb"}
+    assert check_spec(body, min_interval=60, max_timeout=3600).limits is None
+    asked = {**body, "limits": {"memory_mb": 512, "cpu_seconds": 30}}
+    spec = check_spec(asked, min_interval=60, max_timeout=3600, memory_limit=1024, cpu_limit=60)
+    assert spec.limits == {"memory_mb": 512, "cpu_seconds": 30}
+    # a change that does not name limits keeps them
+    before = {**asked, "limits": spec.limits}
+    changed = check_spec({"timeout": 5}, min_interval=60, max_timeout=3600, before=before)
+    assert changed.limits == spec.limits
 
 
 def test_names_come_from_the_pattern() -> None:

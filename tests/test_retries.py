@@ -171,8 +171,14 @@ def _dies_once(marker: Path) -> str:
 
 def test_a_kernel_that_died_is_tried_again(svc: ServiceProcess, hub: Hub, tmp_path) -> None:
     path = "retries/dies-once.ipynb"
-    write_python_notebook(hub.user_dir("alice") / path, _dies_once(tmp_path / "marker"))
-    first = _submit(svc, path, retries={"max": 2, "backoff": 0.5})
+    write_python_notebook(
+        hub.user_dir("alice") / path,
+        _dies_once(tmp_path / "marker"),
+        "import resource; print('limit', resource.getrlimit(resource.RLIMIT_AS)[0])",
+    )
+    # with limits of its own (this service has none): each attempt runs with them
+    limits = {"memory_mb": 2048}
+    first = _submit(svc, path, retries={"max": 2, "backoff": 0.5}, limits=limits)
     died, again = _attempts(svc, first, 2)
     assert died["status"] == "failed" and died["error"]["reason"] == "kernel died", died
     assert died["attempt"] == 1 and died["retry_at"] is None  # made
@@ -182,7 +188,18 @@ def test_a_kernel_that_died_is_tried_again(svc: ServiceProcess, hub: Hub, tmp_pa
     assert again["retries"] == died["retries"] and again["notebook_path"] == path
     # each attempt has its own output, the failed one's kept
     assert again["output_path"] != died["output_path"]
-    assert "second time lucky" in (hub.user_dir("alice") / again["output_path"]).read_text()
+    printed = (hub.user_dir("alice") / again["output_path"]).read_text()
+    assert "second time lucky" in printed
+    assert died["limits"] == again["limits"] == limits
+    assert f"limit {2048 * 1024 * 1024}" in printed
+    # and so does a rerun of it that asks nothing else
+    r = svc.request("POST", f"execution/{again['execution_id']}/rerun", "alice", json={})
+    assert r.status_code == 202, r.text
+    rerun = _final(svc, r.json()["execution_id"])
+    assert rerun["status"] == "success" and rerun["limits"] == limits, rerun
+    assert (
+        f"limit {2048 * 1024 * 1024}" in (hub.user_dir("alice") / rerun["output_path"]).read_text()
+    )
 
 
 def test_timeouts_are_retried_only_when_asked(svc: ServiceProcess, hub: Hub) -> None:

@@ -220,6 +220,8 @@ class Execution(Base):
     #: the names of the secrets it was given (their values are never stored)
     secret_names: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: the kernel's limits it asked for (:func:`..execution.limits.check_limits`)
+    limits: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
     #: pending, running, success, failed, cancelled
     status: Mapped[str] = mapped_column(String(16), index=True)
     #: why it failed: cell error, kernel died, timeout, kernel not found, server stopped, error
@@ -290,6 +292,9 @@ class Job(Base):
     name_pattern: Mapped[str] = mapped_column(String(255))
     kernel_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: its runs' kernel limits (:func:`..execution.limits.check_limits`; None: the
+    #: service's)
+    limits: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
     #: its runs' retry policy (None: none)
     retries: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     #: where its runs' ends are told (None: nowhere)

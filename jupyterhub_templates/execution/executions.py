@@ -26,10 +26,12 @@ from ..catalog.parameters import check_parameters, check_secrets, refuse_secrets
 from ..errors import Conflict, InvalidInput, NotFound, TemplatesError, Unavailable
 from ..hub import ExtensionClient, HubClient, UserServer
 from ..hub.client import ServerNotRunning
+from ..logtail import read_from, tail_of
 from ..notebooks.creator import notebook_url
 from ..notebooks.paths import clean_notebook_path
 from ..notebooks.records import NotebookRecords
 from ..statuses import Status
+from .limits import check_limits, kernel_limits
 from .mlflow_runs import MLflowUnavailable, ensure_experiment, find_runs
 from .monitor import ExecutionMonitor, is_final
 from .notifications import Notifier
@@ -74,7 +76,7 @@ class ExecuteRequest:
     #: parameter names to secret values: given to the kernel through the run's
     #: environment, never written into a notebook, a record or a log
     secrets: Any = None
-    #: ``{"memory_mb", "cpu_seconds"}`` for the kernel (:meth:`Executions.check_limits`)
+    #: ``{"memory_mb", "cpu_seconds"}`` for the kernel (:func:`.limits.check_limits`)
     limits: Any = None
 
 
@@ -255,36 +257,10 @@ class Executions(LoggingConfigurable):
 
     # -- dispatch ----------------------------------------------------------------
 
-    def check_limits(self, value: Any) -> dict[str, float]:
-        """A request's ``limits`` (``{"memory_mb", "cpu_seconds"}``, each at most this
-        service's limit when it has one; absent ones are the service's) as the server
-        extension takes them (``memory_bytes``, ``cpu_seconds``)."""
-        if value is None:
-            value = {}
-        if not isinstance(value, dict) or set(value) - {"memory_mb", "cpu_seconds"}:
-            raise InvalidInput(
-                'limits must be an object, e.g. {"memory_mb": 2048, "cpu_seconds": 600}.'
-            )
-        found: dict[str, float] = {}
-        for name, cap, key, scale in (
-            ("memory_mb", self.memory_limit, "memory_bytes", 1024 * 1024),
-            ("cpu_seconds", self.cpu_limit, "cpu_seconds", 1),
-        ):
-            asked = value.get(name)
-            if asked is not None and (
-                isinstance(asked, bool)
-                or not isinstance(asked, int | float)
-                or not asked > 0
-                or asked != asked
-                or asked == float("inf")
-            ):
-                raise InvalidInput(f"limits.{name} must be a positive number.")
-            if asked is not None and cap and asked > cap:
-                raise InvalidInput(f"limits.{name} may be at most {cap:g}.")
-            chosen = asked if asked is not None else cap
-            if chosen:
-                found[key] = int(chosen * scale) if scale > 1 else float(chosen)
-        return found
+    def check_limits(self, value: Any) -> dict[str, float] | None:
+        """A request's or a job's ``limits`` checked against this service's caps: what it
+        asks (:func:`.limits.check_limits`)."""
+        return check_limits(value, memory_mb=self.memory_limit, cpu_seconds=self.cpu_limit)
 
     def check_retries(self, value: Any) -> RetryPolicy | None:
         """A request's or a job's ``retries`` checked against this service's limits."""
@@ -332,7 +308,7 @@ class Executions(LoggingConfigurable):
         policy = self.check_retries(request.retries)
         told = self.notifier.check(request.notify)
         secret_values = check_secrets(request.secrets)
-        limits = self.check_limits(request.limits)
+        asked_limits = self.check_limits(request.limits)
         if secret_values and policy:
             raise InvalidInput(
                 "retries cannot be combined with secrets: secret values are never stored, "
@@ -371,6 +347,7 @@ class Executions(LoggingConfigurable):
             attempt=request.attempt,
             notify=told.to_json() if told else None,
             secret_names=list(secret_values),
+            limits=asked_limits,
             notebook_id=notebook_id,
             experiment_name=experiment,
         )
@@ -385,7 +362,9 @@ class Executions(LoggingConfigurable):
             "overwrite": request.overwrite or request.in_place,
             "env": self._env(execution_id, remote_id, request.username, template, path, experiment),
             "secrets": secret_values,
-            "limits": limits,
+            "limits": kernel_limits(
+                asked_limits, memory_mb=self.memory_limit, cpu_seconds=self.cpu_limit
+            ),
         }
         try:
             # which incarnation of the server takes the run: a later boot id means the
@@ -416,9 +395,10 @@ class Executions(LoggingConfigurable):
         limits: Any = None,
     ) -> dict[str, Any]:
         """Run ``username``'s execution (anyone's for None) again: the same notebook,
-        kernel, experiment and parameters, with ``parameters`` over those and
-        ``timeout`` instead of its own when given. An in-place run runs in place again;
-        another goes to a new notebook (or ``output_path``). Returns the new record."""
+        kernel, experiment and parameters, with ``parameters`` over those, and its
+        timeout and limits unless ``timeout`` or ``limits`` are given. An in-place run
+        runs in place again; another goes to a new notebook (or ``output_path``).
+        Returns the new record."""
         before = await self.in_thread(self.records.get, execution_id, username)
         if parameters is not None and not isinstance(parameters, dict):
             raise InvalidInput("parameters must be an object.")
@@ -430,7 +410,7 @@ class Executions(LoggingConfigurable):
         request.retries = retries
         request.notify = notify
         request.secrets = secrets
-        request.limits = limits
+        request.limits = limits if limits is not None else before["limits"]
         return await self.submit(request)
 
     async def retry(self, execution_id: int) -> int | None:
@@ -449,6 +429,7 @@ class Executions(LoggingConfigurable):
             request.retries = before["retries"]
             request.notify = before["notify"]
             request.timeout = before["timeout"]
+            request.limits = before["limits"]
             try:
                 made = (await self.submit(request))["execution_id"]
             except IntegrityError:  # another replica made it first
@@ -616,7 +597,7 @@ class Executions(LoggingConfigurable):
                 raise NotFound(
                     f"The user's server no longer has the log of execution {execution_id}."
                 )
-            answer = read_tail(*stored, offset)
+            answer = read_from(stored[0].encode(), stored[1], offset)
         return {
             "execution_id": execution_id,
             "status": description["status"],
@@ -673,30 +654,3 @@ class Executions(LoggingConfigurable):
 
 def _count(value: Any) -> int:
     return value if type(value) is int and value >= 0 else 0
-
-
-def tail_of(text: str, end: int, limit: int) -> tuple[str, int]:
-    """The last ``limit`` bytes of a log ``text`` whose end is absolute byte ``end``,
-    cut at a character boundary: ``(tail, absolute offset of its first byte)``."""
-    data = text.encode("utf-8")
-    if len(data) > limit:
-        data = data[-limit:]
-        while data and data[0] & 0xC0 == 0x80:  # a continuation byte: not a start
-            data = data[1:]
-    end = max(end, len(data))
-    return data.decode("utf-8", errors="replace"), end - len(data)
-
-
-def read_tail(text: str, start: int, offset: int) -> dict[str, Any]:
-    """Read a kept tail (beginning at absolute byte ``start``) from ``offset``, as the
-    server extension reads a live log: ``offset``, ``next_offset``, ``log``, ``truncated``
-    (the offset was before the kept part)."""
-    data = text.encode("utf-8")
-    begin = min(max(offset, start), start + len(data))
-    chunk = data[begin - start :]
-    return {
-        "offset": begin,
-        "next_offset": start + len(data),
-        "log": chunk.decode("utf-8", errors="replace"),
-        "truncated": offset < start,
-    }

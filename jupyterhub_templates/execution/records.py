@@ -94,6 +94,7 @@ EXECUTION_FIELDS = (
     "kernel_name",
     "parameters",
     "timeout",
+    "limits",
     "rerun_of",
     "attempt",
     "retry_of",
@@ -140,6 +141,7 @@ def describe_execution(e: Execution, base_url: str = "") -> dict[str, Any]:
         "kernel_name": e.kernel_name,
         "parameters": e.parameters or {},
         "timeout": e.timeout,
+        "limits": e.limits or None,
         "rerun_of": e.rerun_of,
         "attempt": e.attempt or 1,
         "retry_of": e.retry_of,
@@ -200,6 +202,7 @@ class ExecutionRecords:
         notify: dict[str, Any] | None = None,
         secret_names: list[str] | None = None,
         server_name: str = "",
+        limits: dict[str, float] | None = None,
     ) -> tuple[dict[str, Any], str]:
         """A new ``pending`` record: ``(description, remote_id)``; output path and remote
         id may depend on its id."""
@@ -223,6 +226,7 @@ class ExecutionRecords:
                 attempt=attempt,
                 notify=notify,
                 secret_names=secret_names or None,
+                limits=limits or None,
                 notebook_id=notebook_id,
                 experiment_name=experiment_name,
                 mlflow_runs=[],

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..catalog.parameters import check_parameters
 from ..errors import InvalidInput
+from ..execution.limits import check_limits
 from ..execution.notifications import describe_policy
 from ..execution.retries import check_retries
 from ..jsontext import isoformat
@@ -47,6 +48,7 @@ JOB_FIELDS = (
     "name_pattern",
     "kernel_name",
     "timeout",
+    "limits",
     "retries",
     "notify",
     "schedule",
@@ -110,6 +112,7 @@ def describe_job(job: Any, last_run: dict[str, Any] | None = None) -> dict[str, 
         "name_pattern": job.name_pattern,
         "kernel_name": job.kernel_name,
         "timeout": job.timeout,
+        "limits": job.limits or None,
         "retries": job.retries or None,
         "notify": describe_policy(job.notify),
         "schedule": job.schedule,
@@ -182,6 +185,8 @@ class JobSpec:
     name_pattern: str
     kernel_name: str | None
     timeout: float | None
+    #: the kernel limits its runs ask (:func:`..execution.limits.check_limits`), or None
+    limits: dict[str, float] | None
     #: the stored retry policy (:class:`..execution.retries.RetryPolicy`), or None
     retries: dict[str, Any] | None
     #: the stored notification policy, None, or :data:`KEEP` (a change leaves it)
@@ -213,11 +218,14 @@ def check_spec(
     max_retries: int = 5,
     retry_backoff: float = 30.0,
     check_notify: Callable[[Any], Any] | None = None,
+    memory_limit: float = 0,
+    cpu_limit: float = 0,
 ) -> JobSpec:
     """The settings of a new job from ``body``, or of a changed one (``before`` is its
     description; ``body`` holds the changes). InvalidInput names the first bad field.
     The template's own parameters are checked by the caller, which can read it.
-    ``max_retries`` and ``retry_backoff`` are the executions' limits on ``retries``;
+    ``max_retries`` and ``retry_backoff`` are the executions' limits on ``retries``,
+    ``memory_limit`` and ``cpu_limit`` their caps on ``limits`` (0: none);
     ``check_notify`` is the notifier's check of ``notify`` (None: notifications are
     refused)."""
     unknown = sorted(set(body) - set(SETTABLE) - {"username"})
@@ -257,6 +265,7 @@ def check_spec(
             raise InvalidInput("timeout must be a positive number of seconds.")
         if timeout > max_timeout:
             raise InvalidInput(f"timeout may be at most {max_timeout:.0f} seconds.")
+    limits = check_limits(merged.get("limits"), memory_mb=memory_limit, cpu_seconds=cpu_limit)
     policy = check_retries(merged.get("retries"), cap=max_retries, default_backoff=retry_backoff)
     notify: Any = KEEP
     if before is None or "notify" in body:
@@ -290,6 +299,7 @@ def check_spec(
         name_pattern=check_pattern(merged.get("name_pattern")),
         kernel_name=kernel,
         timeout=float(timeout) if timeout is not None else None,
+        limits=limits,
         retries=policy.to_json() if policy else None,
         notify=notify,
         schedule=schedule,

@@ -268,6 +268,7 @@ class JobScheduler(LoggingConfigurable):
                     in_place=True,
                     kernel_name=job["kernel_name"],
                     timeout=job["timeout"],
+                    limits=job["limits"],
                     retries=job["retries"],
                     notify=job["notify"],
                     job_run_id=run_id,

@@ -18,7 +18,6 @@ is reported by the runner) and the runner's.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import json
 import logging
@@ -32,6 +31,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import Conflict, NotFound
+from ..logtail import read_from
 from ..statuses import FINAL, Reason, Status
 from .requests import ExecutorConfig, parse_request, prepare_paths
 from .runner import SECRET_ENV, secret_env
@@ -64,25 +64,8 @@ class LogBuffer:
             self.start += excess
 
     def read(self, offset: int) -> dict[str, Any]:
-        """Bytes from ``offset`` (absolute) to the end, decoded as UTF-8.
-
-        An offset before the kept part reads from the earliest kept byte with
-        ``truncated`` true. ``next_offset`` stops before an incomplete trailing UTF-8
-        sequence, so that reading on from it never splits a character.
-        """
-        truncated = offset < self.start
-        begin = max(offset, self.start)
-        begin = min(begin, self.end)
-        chunk = bytes(self.data[begin - self.start :])
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text = decoder.decode(chunk, final=False)
-        pending = len(decoder.getstate()[0])
-        return {
-            "offset": begin,
-            "next_offset": begin + len(chunk) - pending,
-            "log": text,
-            "truncated": truncated,
-        }
+        """Bytes from ``offset`` (absolute) to the end (:func:`..logtail.read_from`)."""
+        return read_from(self.data, self.start, offset)
 
 
 @dataclass

@@ -290,6 +290,8 @@ export type Execution = {
   notify?: NotifyPolicy | null;
   /** The names of the secrets the run was given (never their values). */
   secrets?: string[];
+  /** The kernel's limits it asked for (a retry or a rerun asks them again). */
+  limits?: Limits | null;
 };
 
 /**
@@ -357,6 +359,11 @@ export type RetryPolicy = {
 };
 
 /**
+ * Limits for a run's kernel (RLIMIT_AS, RLIMIT_CPU), at most the service's.
+ */
+export type Limits = { cpu_seconds?: number; memory_mb?: number };
+
+/**
  * The body of `POST /execution/{id}/rerun`: what changes (the rest is the run's own).
  */
 export type RerunRequest = {
@@ -369,7 +376,8 @@ export type RerunRequest = {
   notify?: NotifyPolicy | null;
   /** Secret values are never stored: a rerun of a run with secrets gives them again. */
   secrets?: Record<string, string>;
-  limits?: { cpu_seconds?: number; memory_mb?: number };
+  /** Default: the run's own. */
+  limits?: Limits;
 };
 
 /**
@@ -426,6 +434,8 @@ export type Job = {
   name_pattern: string;
   kernel_name: string | null;
   timeout: number | null;
+  /** The kernel's limits for each run; null: the service's. */
+  limits: Limits | null;
   retries: RetryPolicy | null;
   notify: NotifyPolicy | null;
   /** A cron expression; null: runs only when asked. */
@@ -456,6 +466,7 @@ export type JobRequest = {
   name_pattern?: string;
   kernel_name?: string | null;
   timeout?: number | null;
+  limits?: Limits | null;
   retries?: RetryPolicy | null;
   notify?: NotifyPolicy | null;
   schedule?: string | null;

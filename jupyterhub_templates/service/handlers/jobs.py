@@ -44,6 +44,8 @@ class JobBase(BaseHandler):
             max_retries=executions.max_retries,
             retry_backoff=executions.retry_backoff,
             check_notify=executions.notifier.check,
+            memory_limit=executions.memory_limit,
+            cpu_limit=executions.cpu_limit,
         )
         await self.in_thread(self.scheduler.check, owner, spec)
         return spec

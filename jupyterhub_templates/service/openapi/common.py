@@ -97,6 +97,26 @@ STATUSES = list(_statuses.STATUSES)
 REASONS = list(_statuses.REASONS)
 
 #: a request's or a job's retry policy (execution/retries.py), null for none
+LIMITS = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "memory_mb": {
+            "type": "number",
+            "minimum": 0,
+            "description": "The kernel's address space (MiB), at most Executions.memory_limit "
+            "when set (its default). Beyond it allocations fail: reason memory limit.",
+        },
+        "cpu_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "description": "The kernel's CPU time, at most Executions.cpu_limit when set (its "
+            "default). Then the kernel is stopped: reason cpu limit.",
+        },
+    },
+    "description": "Limits for the run's kernel and what it starts (RLIMIT_AS, RLIMIT_CPU).",
+}
+
 RETRIES = {
     "type": "object",
     "nullable": True,

@@ -8,6 +8,7 @@ from ...jobs.definitions import DEFAULT_PATTERN, JOB_FIELDS, MISSED, OVERLAP, RU
 from ...statuses import JOB_RUN_STATES
 from .common import (
     ACT_FOR,
+    LIMITS,
     NOTIFY,
     PAGE,
     PAGE_FIELDS,
@@ -51,6 +52,11 @@ def _settings() -> dict[str, Any]:
         },
         "kernel_name": {**nullable_str, "description": "Default: the service's kernel."},
         "timeout": {"type": "number", "nullable": True, "description": "Seconds (> 0)."},
+        "limits": {
+            **LIMITS,
+            "nullable": True,
+            "description": "The kernel's limits for each run; null: the service's.",
+        },
         "retries": RETRIES,
         "notify": NOTIFY,
         "schedule": {

@@ -9,6 +9,7 @@ from ...execution.notifications import CHANNELS, DELIVERY_FIELDS, DELIVERY_STATE
 from ...execution.records import EXECUTION_FIELDS
 from .common import (
     ACT_FOR,
+    LIMITS,
     NOTIFY,
     PAGE,
     PAGE_FIELDS,
@@ -34,27 +35,6 @@ SECRETS = {
     "that variable after the parameters; it is never written into the notebook, the "
     "output, the log, the database or MLflow. Not with retries (a later attempt would "
     "not have them).",
-}
-
-
-LIMITS = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "memory_mb": {
-            "type": "number",
-            "minimum": 0,
-            "description": "The kernel's address space (MiB), at most Executions.memory_limit "
-            "when set (its default). Beyond it allocations fail: reason memory limit.",
-        },
-        "cpu_seconds": {
-            "type": "number",
-            "minimum": 0,
-            "description": "The kernel's CPU time, at most Executions.cpu_limit when set (its "
-            "default). Then the kernel is stopped: reason cpu limit.",
-        },
-    },
-    "description": "Limits for the run's kernel and what it starts (RLIMIT_AS, RLIMIT_CPU).",
 }
 
 
@@ -168,7 +148,7 @@ def schemas() -> dict[str, Any]:
                 "retries": RETRIES,
                 "notify": NOTIFY,
                 "secrets": SECRETS,
-                "limits": LIMITS,
+                "limits": {**LIMITS, "description": "Default: the run's own."},
             },
         },
         "Execution": {
@@ -184,6 +164,7 @@ def schemas() -> dict[str, Any]:
                     "kernel_name",
                     "parameters",
                     "timeout",
+                    "limits",
                     "rerun_of",
                     "attempt",
                     "retry_of",
@@ -227,6 +208,13 @@ def schemas() -> dict[str, Any]:
                         "the run's own over them: what a rerun runs with.",
                     },
                     "timeout": {"type": "number", "nullable": True},
+                    "limits": {
+                        **LIMITS,
+                        "nullable": True,
+                        "description": "The kernel's limits it asked for, which a retry "
+                        "and a rerun ask again; null: the service's "
+                        "(Executions.memory_limit, cpu_limit).",
+                    },
                     "rerun_of": {
                         "type": "integer",
                         "nullable": True,
