@@ -371,11 +371,11 @@ def test_user_creates_and_runs_and_watches_it(lab_hub: Hub, page_factory) -> Non
     expect(tab).to_be_visible()
 
 
-def test_a_secret_parameter_is_a_password_field_given_to_the_run_only(
-    lab_hub: Hub, page_factory
-) -> None:
-    hub = lab_hub
-    filename = "browser_secret.ipynb"
+SECRET_FILENAME = "browser_secret.ipynb"
+
+
+def upload_secret_template(hub: Hub) -> None:
+    """A template whose ``token`` is secret; the run prints only its digest."""
     r = call(
         hub,
         "POST",
@@ -383,7 +383,7 @@ def test_a_secret_parameter_is_a_password_field_given_to_the_run_only(
         "admin",
         files={
             "file": (
-                filename,
+                SECRET_FILENAME,
                 make_notebook(
                     'token: "Secret" = ""  # the API token\nrows = 2',
                     kernel="python3",
@@ -391,9 +391,17 @@ def test_a_secret_parameter_is_a_password_field_given_to_the_run_only(
                 ),
             )
         },
-        data={"category": CATEGORY, "description": "A template with a secret"},
+        data={"category": CATEGORY, "description": "A template with a secret", "overwrite": "true"},
     )
     assert r.status_code in (200, 201), r.text
+
+
+def test_a_secret_parameter_is_a_password_field_given_to_the_run_only(
+    lab_hub: Hub, page_factory
+) -> None:
+    hub = lab_hub
+    filename = SECRET_FILENAME
+    upload_secret_template(hub)
     token = "browser-" + secrets.token_hex(12)
     page = page_factory("alice")
     login(page, hub.url, "alice")
@@ -697,6 +705,72 @@ def test_run_again_makes_a_new_execution_that_ends(lab_hub: Hub, page_factory) -
     assert after["output_path"] != before["output_path"], after
     out = nbformat.read(str(hub.user_dir("alice") / after["output_path"]), as_version=4)
     assert_injected(injected(out))
+
+
+def test_run_again_asks_for_the_secrets_again(lab_hub: Hub, page_factory) -> None:
+    """Secret values are never stored: Run again on a run that had secrets asks for
+    them in password fields, and the new run's kernel gets the values given there."""
+    hub = lab_hub
+    upload_secret_template(hub)
+    r = call(
+        hub,
+        "POST",
+        "create-from-template",
+        "alice",
+        json={
+            "template_name": f"{CATEGORY}/{SECRET_FILENAME}",
+            "target_directory": FOLDER,
+            "new_name": "secret_again",
+            "overwrite": True,
+        },
+    )
+    assert r.status_code == 201, r.text
+    first, second = ("again-" + secrets.token_hex(12) for _ in range(2))
+    r = call(
+        hub,
+        "POST",
+        "execute-notebook",
+        "alice",
+        json={"notebook_path": f"{FOLDER}/secret_again.ipynb", "secrets": {"token": first}},
+    )
+    assert r.status_code == 202, r.text
+    old_id = r.json()["execution_id"]
+
+    def ended(execution_id: int) -> Callable[[], dict | None]:
+        def probe() -> dict | None:
+            e = call(hub, "GET", f"execution-status/{execution_id}", "alice").json()
+            return e if e["status"] in FINAL else None
+
+        return probe
+
+    wait_for("the run with a secret to end", ended(old_id), RUN_TIMEOUT / 1000)
+
+    page = page_factory("alice")
+    login(page, hub.url, "alice")
+    panel = open_panel(page)
+    show_tab(panel, "Executions")
+    old = panel.locator(f'.jp-Templates-execution[data-execution-id="{old_id}"]')
+    old.get_by_role("button", name="Run again", exact=True).click()
+    dialog = page.locator(".jp-Dialog")
+    secret = dialog.locator('input[name="secret:token"]')
+    expect(secret).to_have_attribute("type", "password")
+    expect(secret).to_have_value("")  # the first run's value is nowhere to be had
+    expect(dialog).to_contain_text("Value of token")
+    secret.fill(second)
+    screenshot(page, "run-again-secrets")
+    dialog.get_by_role("button", name="Run again", exact=True).click()
+
+    def rerun() -> list[dict]:
+        listed = call(hub, "GET", "executions", "alice").json()["executions"]
+        return [e for e in listed if e.get("rerun_of") == old_id]
+
+    (made,) = wait_for("the run made by Run again", rerun)
+    final = wait_for("the run again to end", ended(made["execution_id"]), RUN_TIMEOUT / 1000)
+    assert final["status"] == "success" and final["secrets"] == ["token"], final
+    out = (hub.user_dir("alice") / final["output_path"]).read_text()
+    assert hashlib.sha256(second.encode()).hexdigest() in out  # the kernel had the new value
+    assert second not in out and first not in out
+    assert second not in hub.log.read_text()
 
 
 def test_normal_user_sees_no_admin_controls(lab_hub: Hub, page_factory) -> None:
