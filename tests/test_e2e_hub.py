@@ -179,10 +179,21 @@ def test_browser_oauth_login_and_xsrf(managed_hub: Hub) -> None:
     """A browser goes through the Hub's OAuth to the service and gets a cookie; a
     cookie-authenticated write without the XSRF token is refused and changes nothing."""
     s = browser_login(managed_hub, "admin")
+    # a browser (as from the Hub's Services menu) gets a page leading to the Lab panel
     r = s.get(managed_hub.service_url, headers={"Sec-Fetch-Mode": "navigate"}, timeout=30)
     assert r.status_code == 200, r.text[:500]
-    assert r.json()["user"] == "admin"
     assert r.url.startswith(managed_hub.service_url)
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert "Signed in as <strong>admin</strong>" in r.text
+    assert 'href="/hub/user-redirect/lab"' in r.text
+    assert "upload, replace and delete templates" in r.text  # an admin's
+    # the same address answers JSON to a client asking for it
+    r = s.get(
+        managed_hub.service_url,
+        headers={"Sec-Fetch-Mode": "navigate", "Accept": "application/json"},
+        timeout=30,
+    )
+    assert r.json()["user"] == "admin" and r.json()["templates_admin"] is True
     # the cookie identifies the browser when it navigates to a route
     r = s.get(
         managed_hub.service_url + "minio/list-templates",

@@ -190,7 +190,8 @@ def test_oauth_login_completes_on_another_replica(cluster: Cluster) -> None:
         # the cookie identifies alice on every replica
         seen = set()
         for _ in range(len(cluster.replicas)):
-            r = s.get(hub.service_url, headers=nav, allow_redirects=False, timeout=30)
+            as_json = {**nav, "Accept": "application/json"}
+            r = s.get(hub.service_url, headers=as_json, allow_redirects=False, timeout=30)
             assert r.status_code == 200 and r.json()["user"] == "alice", r.text[:300]
             seen.add(r.headers[REPLICA_HEADER])
         assert seen == set(cluster.replicas)

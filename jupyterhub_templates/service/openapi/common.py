@@ -284,6 +284,9 @@ def paths() -> dict[str, Any]:
         "/": {
             "get": {
                 "summary": "Who you are; browsers are sent through the Hub's OAuth login",
+                "description": "JSON for API clients. A client that asks for text/html "
+                "before JSON (a browser, e.g. from the Hub's Services menu) gets a page "
+                "leading to the Templates panel in its JupyterLab instead.",
                 "operationId": "root",
                 "responses": {
                     "200": _json(
