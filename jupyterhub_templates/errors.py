@@ -1,8 +1,9 @@
 """Errors that every layer may raise, each carrying the HTTP status it maps to.
 
 The layers below the handlers know nothing of Tornado; they raise these, and the
-service's base handler turns them into ``{"status": "error", "message": ...}``.
-Messages are shown to API clients: they never carry secrets or stack traces.
+service's base handler turns them into ``{"status": "error", "message": ...}`` (with
+``details`` and ``field`` when the error carries them). Messages are shown to API
+clients: they never carry secrets or stack traces.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from typing import Any
 
 
 class TemplatesError(Exception):
-    """Base class. ``status`` is the HTTP status code; ``details`` optional JSON."""
+    """Base class. ``status`` is the HTTP status code; ``details`` optional JSON;
+    ``field`` the request body's member the error is about (e.g. ``"new_name"``), when
+    it is about one: answers carry it as ``field`` so that a form can mark that field."""
 
     status: int = 500
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
+    def __init__(self, message: str, *, details: Any = None, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.field = field
 
 
 class InvalidInput(TemplatesError):

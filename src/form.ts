@@ -29,7 +29,10 @@ export const FORM_ERRORS = {
   notInteger: 'Expected a whole number, e.g. 42.',
   unsafeInteger: 'This whole number is too large to be sent exactly.',
   notNumber: 'Expected a number, e.g. 0.5 or 1e-3.',
-  notFinite: 'NaN and Infinity are not allowed.',
+  notFinite:
+    'Not a finite number (NaN, Infinity and numbers beyond ±1.8e308 are not allowed).',
+  badNumber:
+    'Not a finite number: enter digits such as 0.5, -2 or 1e-3, within ±1.8e308.',
   outOfRange: 'The number is out of range.',
   notBoolean: 'Expected true or false.',
   invalidJson: 'Not valid JSON.',
@@ -38,7 +41,18 @@ export const FORM_ERRORS = {
   nulCharacter:
     'The text contains a NUL character (U+0000), which is not allowed.',
   invalidUnicode: 'The text contains invalid Unicode (a lone surrogate).',
-  tooDeep: 'Lists and objects may nest at most 32 levels deep.'
+  tooDeep: 'Lists and objects may nest at most 32 levels deep.',
+  listOfStr: 'Expected a list of strings, e.g. ["a", "b"].',
+  listOfInt: 'Expected a list of whole numbers, e.g. [1, 2].',
+  listOfFloat: 'Expected a list of numbers, e.g. [0.5, 1].',
+  listOfBool: 'Expected a list of true/false values, e.g. [true, false].',
+  dictOfStr: 'Expected an object whose values are strings, e.g. {"key": "a"}.',
+  dictOfInt:
+    'Expected an object whose values are whole numbers, e.g. {"key": 1}.',
+  dictOfFloat:
+    'Expected an object whose values are numbers, e.g. {"key": 0.5}.',
+  dictOfBool:
+    'Expected an object whose values are true or false, e.g. {"key": true}.'
 } as const;
 
 export type FormErrorCode = keyof typeof FORM_ERRORS;
@@ -150,10 +164,15 @@ export function initialValue(param: TemplateParameter): FormValue {
  *
  * - `int`: ASCII digits with an optional sign (spaces around are ignored); not
  *   `1e3` nor `1.0`; at most `Number.MAX_SAFE_INTEGER` in size.
- * - `float`: number text (`0.5`, `.5`, `1e-3`, `-2`), finite; not NaN/Infinity.
+ * - `float`: number text (`0.5`, `.5`, `1e-3`, `-2`), finite (`1e999` and
+ *   NaN/Infinity: `notFinite`).
  * - `bool`: a boolean, or the text true/false/yes/no/1/0 (any case).
  * - `str`: the text as is (no NUL character, no lone surrogate).
- * - `list` / `dict`: JSON text of an array / an object (`null` when nullable).
+ * - `list` / `dict`: JSON text of an array / an object (`null` when nullable),
+ *   whose items match an annotation such as `list[str]` or `dict[str, float]`
+ *   (see {@link itemType}).
+ * - `options.badInput` (int/float): the browser could not read the number
+ *   typed (e.g. `1e999` in a number input): `badNumber`.
  * - `any`: the JSON value of the text, or the text itself when it is not JSON.
  *
  * Empty input (blank text; `''` for str): `null` when the parameter is nullable
@@ -164,7 +183,16 @@ export function initialValue(param: TemplateParameter): FormValue {
  * A value still equal to a non-literal default's source text is not sent either
  * (`undefined`).
  */
-export function coerce(param: TemplateParameter, raw: FormValue): CoerceResult {
+export function coerce(
+  param: TemplateParameter,
+  raw: FormValue,
+  options: { badInput?: boolean } = {}
+): CoerceResult {
+  if (options.badInput && (param.type === 'int' || param.type === 'float')) {
+    // a number field whose text the browser could not read as a finite number
+    // (e.g. 1e999): it reports '' as the value, which is not what was typed
+    return fail('badNumber');
+  }
   if (typeof raw === 'boolean') {
     if (param.type === 'bool') {
       return ok(raw);
@@ -232,10 +260,16 @@ export function coerce(param: TemplateParameter, raw: FormValue): CoerceResult {
           ? ok(null)
           : fail(param.type === 'list' ? 'notList' : 'notObject');
       }
-      if (param.type === 'list') {
-        return Array.isArray(value) ? parsed : fail('notList');
+      if (
+        param.type === 'list' ? !Array.isArray(value) : !isPlainObject(value)
+      ) {
+        return fail(param.type === 'list' ? 'notList' : 'notObject');
       }
-      return isPlainObject(value) ? parsed : fail('notObject');
+      const wanted = itemType(param.annotation);
+      if (wanted && wanted.container === param.type) {
+        return checkItems(value as unknown[] | Record<string, unknown>, wanted);
+      }
+      return parsed;
     }
     default: {
       // any (and a type this version does not know)
@@ -255,6 +289,84 @@ export function coerce(param: TemplateParameter, raw: FormValue): CoerceResult {
   }
 }
 
+/** The item types an annotation such as `list[str]` may name. */
+export type ItemKind = 'str' | 'int' | 'float' | 'bool';
+
+const ITEM_KINDS: ReadonlyArray<string> = ['str', 'int', 'float', 'bool'];
+const LIST_ANNOTATION =
+  /^(?:typing\.)?(?:list|List|Sequence|Iterable|Collection)\[(\w+)\]$|^(?:typing\.)?(?:tuple|Tuple)\[(\w+),\.\.\.\]$/;
+const DICT_ANNOTATION =
+  /^(?:typing\.)?(?:dict|Dict|Mapping|MutableMapping)\[str,(\w+)\]$/;
+const OPTIONAL_ANNOTATION = /^(?:typing\.)?Optional\[(.*)\]$/;
+
+/**
+ * What `annotation` asks of each item, as the service reads it
+ * (`item_type` in `catalog/parameters.py`): `{container: 'list', kind}` for
+ * `list[T]`, `List[T]`, `Sequence[T]`, `tuple[T, ...]`; `{container: 'dict',
+ * kind}` for `dict[str, T]`, `Dict[str, T]`, `Mapping[str, T]`; T one of str,
+ * int, float, bool, also inside `Optional[...]` or beside `| None`. `null` for
+ * anything else (only the container is checked then).
+ */
+export function itemType(
+  annotation: string | undefined | null
+): { container: 'list' | 'dict'; kind: ItemKind } | null {
+  let text = (annotation ?? '').replace(/\s+/g, '').replace(/^['"]|['"]$/g, '');
+  const optional = OPTIONAL_ANNOTATION.exec(text);
+  if (optional) {
+    text = optional[1];
+  }
+  const parts = text.split('|').filter(part => part !== 'None');
+  if (parts.length !== 1) {
+    return null;
+  }
+  text = parts[0];
+  const list = LIST_ANNOTATION.exec(text);
+  if (list) {
+    const kind = list[1] ?? list[2];
+    return ITEM_KINDS.includes(kind)
+      ? { container: 'list', kind: kind as ItemKind }
+      : null;
+  }
+  const dict = DICT_ANNOTATION.exec(text);
+  if (dict && ITEM_KINDS.includes(dict[1])) {
+    return { container: 'dict', kind: dict[1] as ItemKind };
+  }
+  return null;
+}
+
+const ITEM_CODES: Record<string, FormErrorCode> = {
+  'list:str': 'listOfStr',
+  'list:int': 'listOfInt',
+  'list:float': 'listOfFloat',
+  'list:bool': 'listOfBool',
+  'dict:str': 'dictOfStr',
+  'dict:int': 'dictOfInt',
+  'dict:float': 'dictOfFloat',
+  'dict:bool': 'dictOfBool'
+};
+
+function checkItems(
+  value: unknown[] | Record<string, unknown>,
+  wanted: { container: 'list' | 'dict'; kind: ItemKind }
+): CoerceResult {
+  const items = Array.isArray(value) ? value : Object.values(value);
+  const fits = (item: unknown): boolean => {
+    switch (wanted.kind) {
+      case 'str':
+        return typeof item === 'string';
+      case 'bool':
+        return typeof item === 'boolean';
+      case 'int':
+        return typeof item === 'number' && Number.isInteger(item);
+      default:
+        return typeof item === 'number';
+    }
+  };
+  return items.every(fits)
+    ? ok(value)
+    : fail(ITEM_CODES[`${wanted.container}:${wanted.kind}`]);
+}
+
 function toInt(text: string): CoerceResult {
   if (!INT_TEXT.test(text)) {
     return fail('notInteger');
@@ -272,7 +384,7 @@ function toFloat(text: string): CoerceResult {
   }
   const value = Number(text);
   if (!isFinite(value)) {
-    return fail('outOfRange');
+    return fail('notFinite'); // e.g. 1e999
   }
   return ok(value);
 }
@@ -293,7 +405,7 @@ function jsonProblem(value: unknown, depth: number): FormErrorCode | null {
     return textProblem(value);
   }
   if (typeof value === 'number') {
-    return isFinite(value) ? null : 'outOfRange';
+    return isFinite(value) ? null : 'notFinite'; // e.g. [1e999]
   }
   if (value === null || typeof value !== 'object') {
     return null;
@@ -367,10 +479,13 @@ export type FormValidation = {
  * explicit: the notebook records exactly what it ran with), except those
  * {@link coerce} leaves out (`undefined`: an empty or unchanged non-literal
  * default). A parameter missing from `values` gets its {@link initialValue}.
+ * `badInput` names the number fields whose text the browser could not read
+ * (`validity.badInput`, e.g. `1e999`): each is an error (`badNumber`).
  */
 export function validateForm(
   params: ReadonlyArray<TemplateParameter>,
-  values: Record<string, FormValue | undefined>
+  values: Record<string, FormValue | undefined>,
+  badInput: ReadonlySet<string> = new Set()
 ): FormValidation {
   const result: FormValidation = {
     parameters: {},
@@ -388,7 +503,8 @@ export function validateForm(
     }
     const outcome = coerce(
       param,
-      raw === undefined ? initialValue(param) : raw
+      raw === undefined ? initialValue(param) : raw,
+      { badInput: badInput.has(param.name) }
     );
     if (!outcome.ok) {
       result.errors[param.name] = outcome.error;
@@ -513,4 +629,34 @@ export function normalizeFolder(path: string): string {
     .split('/')
     .filter(segment => segment !== '')
     .join('/');
+}
+
+/**
+ * A file name for a new notebook in a folder, built from `name`: `name`
+ * itself (with `.ipynb`) when `exists` says it is free, else `name-1.ipynb`,
+ * `name-2.ipynb`, … (a name already ending in `-N` counts on from N), the
+ * first one free, trying at most `limit` names; `null` when none of those is
+ * free. `exists(fileName)` answers for a file name in the folder (e.g. through
+ * Lab's contents manager); its rejection rejects this too.
+ */
+export async function freeNotebookName(
+  name: string,
+  exists: (fileName: string) => Promise<boolean>,
+  limit = 100
+): Promise<string | null> {
+  const file = notebookFileName(name.trim());
+  if (!(await exists(file))) {
+    return file;
+  }
+  const stem = file.slice(0, -'.ipynb'.length);
+  const numbered = /^(.*)-([0-9]{1,6})$/.exec(stem);
+  const base = numbered ? numbered[1] : stem;
+  let next = numbered ? Number(numbered[2]) + 1 : 1;
+  for (let tried = 1; tried < limit; tried++, next++) {
+    const candidate = `${base}-${next}.ipynb`;
+    if (!(await exists(candidate))) {
+      return candidate;
+    }
+  }
+  return null;
 }

@@ -8,6 +8,10 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
+import {
+  keepCleanOnKernelMetadata,
+  type IOpenedNotebook
+} from './components/cleanOpen';
 import { TemplatesPanel } from './panel';
 import { serviceBaseUrl } from './service';
 
@@ -64,6 +68,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
           console.error(`Failed to open ${path}.`, reason);
         });
       },
+      openCreated: (path: string) => {
+        app.commands
+          .execute('docmanager:open', { path })
+          .then(widget => {
+            if (widget && typeof widget === 'object' && 'context' in widget) {
+              return keepCleanOnKernelMetadata(widget as IOpenedNotebook);
+            }
+          })
+          .catch(reason => {
+            console.error(`Failed to open ${path}.`, reason);
+          });
+      },
+      contents: app.serviceManager.contents,
       currentFolder: () => fileBrowser?.model.path ?? '',
       pollInterval: DEFAULT_POLL_INTERVAL
     });

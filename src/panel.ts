@@ -5,7 +5,11 @@ import * as React from 'react';
 
 import { TemplatesClient } from './api';
 import { TemplatesApp } from './components/App';
-import { ITemplatesContext, TemplatesContext } from './components/context';
+import {
+  IFileExists,
+  ITemplatesContext,
+  TemplatesContext
+} from './components/context';
 import { ExecutionsModel } from './components/executionsModel';
 import { templatesIcon } from './icon';
 
@@ -38,7 +42,9 @@ export class TemplatesPanel extends ReactWidget {
       trans,
       openPath: options.openPath,
       currentFolder: options.currentFolder,
-      executions: this._executions
+      executions: this._executions,
+      openCreated: options.openCreated,
+      contents: options.contents ?? null
     };
   }
 
@@ -120,6 +126,14 @@ export namespace TemplatesPanel {
      * The file browser's current folder ('' for the root).
      */
     currentFolder: () => string;
+    /**
+     * Open a notebook just created from a template (default: `openPath`).
+     */
+    openCreated?: (path: string) => void;
+    /**
+     * Lab's contents manager, to propose a free name for a new notebook.
+     */
+    contents?: IFileExists | null;
     /**
      * The Hub token for the service (default: the page's token).
      */

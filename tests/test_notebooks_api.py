@@ -93,6 +93,8 @@ def test_existing_notebook_is_not_overwritten_unless_asked(svc: ServiceProcess, 
     r = create(svc, "alice", new_name="twice", parameters={"n_estimators": 2})
     assert r.status_code == 409, r.text
     assert r.json()["status"] == "error"
+    # the answer names the field to change, so that a form can mark it
+    assert r.json()["field"] == "new_name"
     assert path.read_bytes() == before
     r = create(svc, "alice", new_name="twice", parameters={"n_estimators": 3}, overwrite=True)
     assert r.status_code == 201, r.text
@@ -119,6 +121,7 @@ def test_bad_parameters_are_all_listed_and_nothing_is_written(
     assert r.status_code == 400, r.text
     details = r.json()["details"]["parameters"]
     assert set(details) == {"n_estimators", "not_declared", "x=1\nimport os", "use_gpu"}
+    assert r.json()["field"] == "parameters"
     assert listing(root) == before
     assert svc.request("GET", "notebooks", "alice").json()["total"] == records
     # unknown names pass only with allow_unknown
@@ -150,7 +153,32 @@ def test_paths_that_leave_the_root_are_refused(
     r = create(svc, "alice", **{"new_name": "ok", field: value})
     assert r.status_code == 400, r.text
     assert r.json()["status"] == "error"
+    assert r.json()["field"] == field
     assert listing(hub.dir / "users") == before
+
+
+def test_typed_list_items_and_non_finite_numbers_are_refused(svc: ServiceProcess, hub: Hub) -> None:
+    """A ``list[str]`` parameter refuses ``[1, 2]`` and a float ``1e999`` (JSON that
+    Python reads as infinity) is refused as not finite, both before anything is written."""
+    name = "tests/typed.ipynb"
+    svc.publish(name, make_notebook('names: list[str] = ["a"]\nrate: float = 0.5\n'))
+    before = listing(hub.user_dir("alice"))
+    r = create(svc, "alice", template_name=name, new_name="typed", parameters={"names": [1, 2]})
+    assert r.status_code == 400, r.text
+    reason = r.json()["details"]["parameters"]["names"]
+    assert reason == 'expected a list of strings, e.g. ["a", "b"]; item [0] is 1'
+    r = svc.request(
+        "POST",
+        "create-from-template",
+        "alice",
+        data=f'{{"template_name": "{name}", "new_name": "typed", "parameters": {{"rate": 1e999}}}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["details"]["parameters"]["rate"].startswith("not a finite number")
+    assert listing(hub.user_dir("alice")) == before
+    r = create(svc, "alice", template_name=name, new_name="typed", parameters={"names": ["x"]})
+    assert r.status_code == 201, r.text
 
 
 def test_unknown_template_and_bad_bodies(svc: ServiceProcess) -> None:
@@ -159,7 +187,16 @@ def test_unknown_template_and_bad_bodies(svc: ServiceProcess) -> None:
     r = svc.request("POST", "create-from-template", "alice", data="{not json")
     assert r.status_code == 400
     assert create(svc, "alice", parameters=[1, 2]).status_code == 400
-    assert create(svc, "alice", overwrite="yes").status_code == 400
+    r = create(svc, "alice", overwrite="yes")
+    assert r.status_code == 400
+    assert r.json() == {
+        "status": "error",
+        "message": "overwrite must be true or false.",
+        "field": "overwrite",
+    }
+    # an error about no one field carries none
+    r = create(svc, "alice", template_name="tests/nope.ipynb")
+    assert "field" not in r.json()
     assert svc.request("POST", "create-from-template", None, json={}).status_code == 403
 
 

@@ -12,9 +12,12 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from jupyterhub_templates.catalog.parameters import (
+    ITEMS_REFUSED,
     MAX_DEPTH,
+    NOT_FINITE,
     check_parameters,
     inject_parameters,
+    item_type,
 )
 from jupyterhub_templates.errors import InvalidInput
 
@@ -269,8 +272,9 @@ def test_coercion(name: str, given: Any, expected: Any) -> None:
         ("rate", False, "expected a number, got false"),
         ("rate", "nan", "expected a number, got 'nan'"),
         ("rate", "inf", "expected a number, got 'inf'"),
-        ("rate", "1e999", "number out of range"),
-        ("rate", 10**400, "number out of range"),
+        ("rate", "1e999", NOT_FINITE),
+        ("rate", 10**400, NOT_FINITE),
+        ("rate", float("inf"), NOT_FINITE),
         ("rate", {}, "expected a number, got an object"),
         ("flag", 2, "expected a boolean (true or false), got 2"),
         ("flag", 1.0, "expected a boolean (true or false), got 1.0"),
@@ -292,6 +296,107 @@ def test_coercion(name: str, given: Any, expected: Any) -> None:
 )
 def test_refused_values(name: str, given: Any, reason: str) -> None:
     assert refused({name: given}) == {name: reason}
+
+
+def test_a_body_number_beyond_float_range_is_refused_as_not_finite() -> None:
+    """JSON ``1e999`` is read by Python as infinity: refused, and the message says why."""
+    body = json.loads('{"rate": 1e999, "anything": [-1e999]}')
+    details = refused(body)
+    assert details == {"rate": NOT_FINITE, "anything": f"{NOT_FINITE} (at [0])"}
+    assert "not a finite number" in NOT_FINITE
+
+
+@pytest.mark.parametrize(
+    ("annotation", "expected"),
+    [
+        ("list[str]", ("list", "str")),
+        ("List[int]", ("list", "int")),
+        ("typing.List[float]", ("list", "float")),
+        ("Sequence[bool]", ("list", "bool")),
+        ("tuple[int, ...]", ("list", "int")),
+        ("Optional[list[str]]", ("list", "str")),
+        ("list[str] | None", ("list", "str")),
+        ("dict[str, float]", ("dict", "float")),
+        ("Dict[str, int]", ("dict", "int")),
+        ("Mapping[str, str]", ("dict", "str")),
+        ("list", None),
+        ("", None),
+        ("list[list[int]]", None),
+        ("list[Any]", None),
+        ("dict[int, str]", None),
+        ("tuple[int, str]", None),
+        ("list[int] | str", None),
+    ],
+)
+def test_item_type_of_annotations(annotation: str, expected: tuple[str, str] | None) -> None:
+    assert item_type(annotation) == expected
+
+
+TYPED = [
+    param("names", "list", '["a"]', "list[str]"),
+    param("sizes", "list", "[1]", "List[int]"),
+    param("rates", "list", "[0.5]", "list[float]"),
+    param("flags", "list", "[True]", "list[bool]"),
+    param("weights", "dict", "{}", "dict[str, float]"),
+    param("labels", "dict", "{}", "dict[str, str]"),
+    param("maybe", "list", "None", "Optional[list[int]]"),
+]
+
+
+def test_annotated_items_accepted_and_coerced() -> None:
+    given = {
+        "names": ["a", "b"],
+        "sizes": "[1, 2.0]",
+        "rates": [1, 0.5],
+        "flags": [True, False],
+        "weights": {"a": 1, "b": 0.25},
+        "labels": {},
+        "maybe": None,
+    }
+    result = check_parameters(TYPED, given)
+    assert result == {**given, "sizes": [1, 2]}
+    assert [type(v) for v in result["sizes"]] == [int, int]
+    assert check_parameters(TYPED, {"maybe": [3]}) == {"maybe": [3]}
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "reason"),
+    [
+        ("names", [1, 2], ITEMS_REFUSED[("list", "str")] + "; item [0] is 1"),
+        ("names", '["a", null]', ITEMS_REFUSED[("list", "str")] + "; item [1] is null"),
+        ("sizes", [1, 1.5], ITEMS_REFUSED[("list", "int")] + "; item [1] is 1.5"),
+        ("sizes", [True], ITEMS_REFUSED[("list", "int")] + "; item [0] is true"),
+        ("rates", ["0.5"], ITEMS_REFUSED[("list", "float")] + "; item [0] is '0.5'"),
+        ("flags", [1], ITEMS_REFUSED[("list", "bool")] + "; item [0] is 1"),
+        ("weights", {"a": "x"}, ITEMS_REFUSED[("dict", "float")] + "; item [\"a\"] is 'x'"),
+        ("labels", {"k": ["a"]}, ITEMS_REFUSED[("dict", "str")] + '; item ["k"] is a list'),
+        ("maybe", ["1"], ITEMS_REFUSED[("list", "int")] + "; item [0] is '1'"),
+    ],
+)
+def test_annotated_items_refused(name: str, given: Any, reason: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        check_parameters(TYPED, {name: given})
+    assert info.value.details == {"parameters": {name: reason}}
+    assert info.value.field == "parameters"
+    assert reason in info.value.message
+
+
+def test_optional_list_annotation_is_inferred_as_a_nullable_list() -> None:
+    from notebooks import make_notebook
+
+    from jupyterhub_templates.catalog.parsing import parse_notebook
+
+    info = parse_notebook(
+        make_notebook('names: list[str] = ["a"]\nsizes: Optional[List[int]] = None\n')
+    )
+    by_name = {p["name"]: p for p in info.parameters}
+    assert by_name["names"]["type"] == "list"
+    assert by_name["sizes"]["type"] == "list"
+    assert check_parameters(info.parameters, {"sizes": None}) == {"sizes": None}
+    with pytest.raises(InvalidInput, match="a list of whole numbers"):
+        check_parameters(info.parameters, {"sizes": ["x"]})
+    with pytest.raises(InvalidInput, match="a list of strings"):
+        check_parameters(info.parameters, {"names": [1, 2]})
 
 
 def test_declared_order_then_unknown_in_given_order() -> None:
@@ -321,14 +426,14 @@ def test_unknown_declared_type_is_any() -> None:
 )
 def test_nan_and_infinity_refused(value: Any) -> None:
     details = refused({"anything": value})
-    assert "NaN and Infinity are not allowed" in details["anything"]
+    assert details["anything"].startswith("not a finite number (NaN, Infinity")
 
 
 def test_nan_from_json_loads_refused() -> None:
     given = json.loads('{"anything": NaN, "rate": Infinity, "models": [-Infinity]}')
     details = refused(given)
     assert set(details) == {"anything", "rate", "models"}
-    assert details["models"] == "NaN and Infinity are not allowed (at [0])"
+    assert details["models"] == f"{NOT_FINITE} (at [0])"
 
 
 def nested(depth: int) -> Any:
@@ -559,7 +664,7 @@ def test_missing_kernel_or_language() -> None:
     ("params", "details"),
     [
         ({"a; import os": 1}, {"a; import os": "not a Python identifier"}),
-        ({"x": float("nan")}, {"x": "NaN and Infinity are not allowed"}),
+        ({"x": float("nan")}, {"x": NOT_FINITE}),
         ({"x": b"1"}, {"x": "not a JSON value (bytes)"}),
         (
             {"class": 1, "ok": 1, "y": {2: 3}},
@@ -587,3 +692,22 @@ def test_inject_real_template_notebook() -> None:
     )
     assert out.cells[1].metadata.tags == ["parameters"]
     assert_harmless(out.cells[2].source, checked)
+
+
+def test_the_lab_form_says_what_the_service_says() -> None:
+    """The form's messages for item types and non-finite numbers (FORM_ERRORS in
+    src/form.ts) are the service's reasons as sentences."""
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).parent.parent / "src" / "form.ts").read_text()
+    block = source[source.index("export const FORM_ERRORS") :]
+    block = block[: block.index("} as const")]
+    form = dict(re.findall(r"(\w+):\s*'([^']*)'", block))
+
+    def sentence(reason: str) -> str:
+        return reason[0].upper() + reason[1:] + "."
+
+    assert form["notFinite"] == sentence(NOT_FINITE)
+    for (container, kind), reason in ITEMS_REFUSED.items():
+        assert form[f"{container}Of{kind.capitalize()}"] == sentence(reason)

@@ -14,7 +14,10 @@ So every name and value is checked *before* it reaches papermill:
   (:mod:`jupyterhub_templates.parameter_names`);
 - values must be JSON values (None, bool, int, finite float, str, list, dict with str
   keys), nested at most :data:`MAX_DEPTH` deep; NaN and ±Infinity are refused (Python's
-  ``json.loads`` accepts them; papermill would render ``float('nan')``);
+  ``json.loads`` accepts them, and reads ``1e999`` as infinity; papermill would render
+  ``float('nan')``);
+- the items of a parameter annotated ``list[str]``, ``dict[str, float]`` and the like
+  must be of that type (:func:`item_type`);
 - strings may hold any character papermill's Python rendering escapes (quotes,
   backslashes, newlines, control characters, any Unicode), except U+0000 and lone
   surrogates: PostgreSQL text/jsonb cannot store U+0000, and a lone surrogate cannot be
@@ -52,6 +55,58 @@ _FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
 _BOOL_TEXT = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _OPTIONAL = re.compile(r"\b(?:None|Optional)\b")
 _KNOWN_TYPES = ("int", "float", "bool", "str", "list", "dict")
+
+#: why a number is refused that JSON (or float()) reads as NaN or ±Infinity, e.g. 1e999;
+#: the Lab form says the same (``FORM_ERRORS.notFinite`` in ``src/form.ts``)
+NOT_FINITE = "not a finite number (NaN, Infinity and numbers beyond ±1.8e308 are not allowed)"
+
+#: the element types an annotation may name for its items (``list[str]``, ``dict[str,
+#: float]``), checked by :func:`_check_items`
+_ITEM_TYPES = ("int", "float", "bool", "str")
+_LIST_ANNOTATION = re.compile(
+    r"(?:typing\.)?(?:list|List|Sequence|Iterable|Collection)\[(\w+)\]|(?:typing\.)?(?:tuple|Tuple)\[(\w+),\.\.\.\]"
+)
+_DICT_ANNOTATION = re.compile(r"(?:typing\.)?(?:dict|Dict|Mapping|MutableMapping)\[str,(\w+)\]")
+_OPTIONAL_ANNOTATION = re.compile(r"(?:typing\.)?Optional\[(.*)\]")
+
+#: the reason an item of a ``list[T]`` / a value of a ``dict[str, T]`` is refused, by
+#: container and item type; the Lab form's ``FORM_ERRORS`` has the same sentences
+ITEMS_REFUSED = {
+    ("list", "str"): 'expected a list of strings, e.g. ["a", "b"]',
+    ("list", "int"): "expected a list of whole numbers, e.g. [1, 2]",
+    ("list", "float"): "expected a list of numbers, e.g. [0.5, 1]",
+    ("list", "bool"): "expected a list of true/false values, e.g. [true, false]",
+    ("dict", "str"): 'expected an object whose values are strings, e.g. {"key": "a"}',
+    ("dict", "int"): 'expected an object whose values are whole numbers, e.g. {"key": 1}',
+    ("dict", "float"): 'expected an object whose values are numbers, e.g. {"key": 0.5}',
+    ("dict", "bool"): 'expected an object whose values are true or false, e.g. {"key": true}',
+}
+
+
+def item_type(annotation: str | None) -> tuple[str, str] | None:
+    """``(container, item type)`` that ``annotation`` asks of a value, or None when it asks
+    nothing checkable: ``("list", T)`` for ``list[T]``, ``List[T]``, ``Sequence[T]``,
+    ``tuple[T, ...]``; ``("dict", T)`` for ``dict[str, T]``, ``Dict[str, T]``,
+    ``Mapping[str, T]``; T one of int, float, bool, str. ``Optional[...]`` and ``... |
+    None`` around them count as the inner annotation (null is allowed as for any
+    nullable parameter). Anything else (``list``, ``list[list[int]]``, ``dict[int,
+    str]``) is None: only the container is checked."""
+    text = re.sub(r"\s+", "", str(annotation or "")).strip("'\"")
+    optional = _OPTIONAL_ANNOTATION.fullmatch(text)
+    if optional:
+        text = optional.group(1)
+    parts = [part for part in text.split("|") if part != "None"]
+    if len(parts) != 1:
+        return None
+    text = parts[0]
+    found = _LIST_ANNOTATION.fullmatch(text)
+    if found:
+        kind = found.group(1) or found.group(2)
+        return ("list", kind) if kind in _ITEM_TYPES else None
+    found = _DICT_ANNOTATION.fullmatch(text)
+    if found and found.group(1) in _ITEM_TYPES:
+        return ("dict", found.group(1))
+    return None
 
 
 #: why a secret parameter's value is refused among the parameters
@@ -117,7 +172,9 @@ def check_parameters(
     ``float`` ← int or float (not bool), finite numeric text; ``bool`` ← bool, text
     true/false/yes/no/1/0 (any case), int 0/1; ``str`` ← str, int or float (as
     ``str(value)``); ``list`` ← list or text holding a JSON array; ``dict`` ← object or
-    text holding a JSON object; ``any`` (and unknown parameters) ← any JSON value. ``null``
+    text holding a JSON object, whose items must match an annotation such as
+    ``list[str]`` or ``dict[str, float]`` (:func:`item_type`); ``any`` (and unknown
+    parameters) ← any JSON value. ``null``
     is accepted for a typed parameter only when its default is ``None`` or its annotation
     mentions ``None``/``Optional``; an ``any`` parameter accepts it.
 
@@ -295,7 +352,9 @@ def _raise_if(problems: dict[str, str]) -> None:
     if count > MAX_LISTED:
         listed += f"; and {count - MAX_LISTED} more"
     verb = "parameter is" if count == 1 else "parameters are"
-    raise InvalidInput(f"{count} {verb} invalid: {listed}", details={"parameters": problems})
+    raise InvalidInput(
+        f"{count} {verb} invalid: {listed}", details={"parameters": problems}, field="parameters"
+    )
 
 
 def _printable(text: str) -> str:
@@ -313,7 +372,7 @@ def _json_value(value: Any, depth: int = 0, path: str = "") -> Any:
         return value
     if kind is float:
         if not math.isfinite(value):
-            raise _Refused(f"NaN and Infinity are not allowed{where}")
+            raise _Refused(f"{NOT_FINITE}{where}")
         return value
     if kind is str:
         _check_text(value, where)
@@ -351,7 +410,34 @@ def _coerce(param: dict, value: Any) -> Any:
         raise _Refused("null is not allowed: the template's default is not None")
     if kind == "any":
         return value
-    return _COERCE[kind](value)
+    value = _COERCE[kind](value)
+    if kind in ("list", "dict"):
+        wanted = item_type(param.get("annotation"))
+        if wanted is not None and wanted[0] == kind:
+            value = _check_items(value, *wanted)
+    return value
+
+
+def _check_items(value: list | dict, container: str, kind: str) -> list | dict:
+    """``value`` (a JSON list or object) with each item or value of type ``kind``
+    (integral floats become ints for ``int``; ints stay ints for ``float``: Python
+    takes both); raises _Refused naming the first item that is not."""
+    entries = enumerate(value) if isinstance(value, list) else value.items()
+    checked = {}
+    for key, item in entries:
+        ok = (
+            (kind == "str" and type(item) is str)
+            or (kind == "bool" and type(item) is bool)
+            or (kind == "int" and type(item) is int)
+            or (kind == "int" and type(item) is float and item.is_integer())
+            or (kind == "float" and type(item) in (int, float))
+        )
+        if not ok:
+            at = f"[{key}]" if isinstance(value, list) else f"[{json.dumps(key)[:40]}]"
+            refused = ITEMS_REFUSED[(container, kind)]
+            raise _Refused(f"{refused}; item {at} is {_show(item)}")
+        checked[key] = int(item) if kind == "int" else item
+    return list(checked.values()) if isinstance(value, list) else checked
 
 
 def _nullable(param: dict) -> bool:
@@ -377,12 +463,12 @@ def _to_float(value: Any) -> float:
         try:
             return float(value)
         except OverflowError:
-            raise _Refused("number out of range") from None
+            raise _Refused(NOT_FINITE) from None
     if type(value) is str and _FLOAT_TEXT.fullmatch(value.strip()):
         number = float(value.strip())
         if math.isfinite(number):
             return number
-        raise _Refused("number out of range")
+        raise _Refused(NOT_FINITE)
     raise _Refused(f"expected a number, got {_show(value)}")
 
 

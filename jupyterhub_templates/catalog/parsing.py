@@ -127,8 +127,23 @@ def _literal(source: str) -> tuple[Any, bool]:
     return value, True
 
 
+def _unwrap_optional(annotation: str) -> str:
+    """``annotation`` without an ``Optional[...]`` around it or ``| None`` beside it
+    (``Optional[list[int]]`` and ``list[int] | None`` are lists that may be null)."""
+    text = annotation.strip().strip("'\"")
+    for prefix in ("typing.Optional[", "Optional["):
+        if text.startswith(prefix) and text.endswith("]"):
+            return text[len(prefix) : -1].strip()
+    parts = [part.strip() for part in text.split("|")]
+    kept = [part for part in parts if part != "None"]
+    return kept[0] if len(parts) > 1 and len(kept) == 1 else text
+
+
 def _normalize_type(annotation: str, value: Any, literal: bool) -> str:
-    base = annotation.split("[", 1)[0].strip().lower()
+    """The parameter's type (:data:`KNOWN_TYPES` or ``"any"``): from the annotation's
+    base (``list`` of ``list[str]``, ``int`` of ``Optional[int]``), else from the
+    default's literal value."""
+    base = _unwrap_optional(annotation).split("[", 1)[0].strip().lower()
     aliases = {
         "integer": "int",
         "string": "str",

@@ -264,7 +264,7 @@ class NotebookCreator(LoggingConfigurable):
     async def create(self, request: CreateRequest) -> dict[str, Any]:
         directory = clean_path(request.target_directory, "target_directory", allow_root=True)
         if not isinstance(request.parameters, dict):
-            raise InvalidInput("parameters must be a JSON object.")
+            raise InvalidInput("parameters must be a JSON object.", field="parameters")
         path = self.target_path(request, directory)
         version, data, applied = await self.in_thread(self.check, request)
         # the notebook is built while the path is claimed and checked
@@ -378,7 +378,8 @@ class NotebookCreator(LoggingConfigurable):
         if await self.contents.kind(server, path) is not None:
             raise Conflict(
                 f"{path!r} already exists in the server of {request.username!r}; "
-                "set overwrite to replace it, or choose another new_name."
+                "set overwrite to replace it, or choose another new_name.",
+                field="new_name",
             )
 
     async def _first_request(

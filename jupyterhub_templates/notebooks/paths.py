@@ -37,37 +37,41 @@ def _bad_segment(segment: str) -> str | None:
 def clean_path(value: object, what: str, *, allow_root: bool = False) -> str:
     """``value`` as a clean relative API path (no trailing ``/``), or InvalidInput.
 
-    ``allow_root``: the empty path (the server's root folder) is accepted.
+    ``allow_root``: the empty path (the server's root folder) is accepted. Errors name
+    ``what`` (the request's member) as their ``field``.
     """
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{what} must be a string.")
+        raise InvalidInput(f"{what} must be a string.", field=what)
     if len(value) > MAX_PATH:
-        raise InvalidInput(f"{what} is longer than {MAX_PATH} characters.")
+        raise InvalidInput(f"{what} is longer than {MAX_PATH} characters.", field=what)
     if value.startswith(("/", "~")):
         raise InvalidInput(
             f"{what} must be relative to your server's root folder (e.g. 'notebooks/run'), "
-            f"not {value[:1]!r}-rooted."
+            f"not {value[:1]!r}-rooted.",
+            field=what,
         )
     segments = [s for s in value.split("/") if s != ""]
     if not segments:
         if allow_root:
             return ""
-        raise InvalidInput(f"{what} is empty.")
+        raise InvalidInput(f"{what} is empty.", field=what)
     for segment in segments:
         problem = _bad_segment(segment)
         if problem:
-            raise InvalidInput(f"{what} is refused: {problem}.")
+            raise InvalidInput(f"{what} is refused: {problem}.", field=what)
     return "/".join(segments)
 
 
 def clean_notebook_name(value: object, what: str = "new_name") -> str:
     """A notebook file name (no folder); ``.ipynb`` is added when missing."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{what} must be a non-empty file name.")
+        raise InvalidInput(f"{what} must be a non-empty file name.", field=what)
     if "/" in value:
-        raise InvalidInput(f"{what} must be a file name without folders; use target_directory.")
+        raise InvalidInput(
+            f"{what} must be a file name without folders; use target_directory.", field=what
+        )
     name = clean_path(value, what)
     if not name.endswith(".ipynb"):
         name += ".ipynb"
@@ -78,7 +82,7 @@ def clean_notebook_path(value: object, what: str = "notebook_path") -> str:
     """A path to a notebook: a clean path ending in ``.ipynb``."""
     path = clean_path(value, what)
     if not path.endswith(".ipynb"):
-        raise InvalidInput(f"{what} must name a notebook (.ipynb).")
+        raise InvalidInput(f"{what} must name a notebook (.ipynb).", field=what)
     return path
 
 

@@ -120,12 +120,23 @@ export class TemplatesApiError extends Error {
   readonly status: number;
   /** The error body's `details`, e.g. `{parameters: {name: reason}}` on a 400. */
   readonly details: unknown;
+  /**
+   * The error body's `field`: the request body's member the error is about
+   * (e.g. `new_name`), `null` when it names none.
+   */
+  readonly field: string | null;
 
-  constructor(status: number, message: string, details?: unknown) {
+  constructor(
+    status: number,
+    message: string,
+    details?: unknown,
+    field?: string | null
+  ) {
     super(message);
     this.name = 'TemplatesApiError';
     this.status = status;
     this.details = details;
+    this.field = typeof field === 'string' && field !== '' ? field : null;
     Object.setPrototypeOf(this, TemplatesApiError.prototype);
   }
 
@@ -513,7 +524,9 @@ export class TemplatesClient {
         ? data.message
         : statusMessage(response.status);
     const details = isObject(data) ? data.details : undefined;
-    throw new TemplatesApiError(response.status, message, details);
+    const field =
+      isObject(data) && typeof data.field === 'string' ? data.field : null;
+    throw new TemplatesApiError(response.status, message, details, field);
   }
 }
 

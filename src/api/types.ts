@@ -522,4 +522,6 @@ export type ApiErrorBody = {
   status: 'error';
   message: string;
   details?: unknown;
+  /** The request body's member the error is about, e.g. `new_name`. */
+  field?: string;
 };

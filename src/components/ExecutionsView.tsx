@@ -8,6 +8,7 @@ import { useTemplatesContext } from './context';
 import { errorMessage, isActive } from './executionsModel';
 import { ExecutionRow } from './ExecutionRow';
 import { StateMessage } from './StateMessage';
+import { confirmCancel } from './confirm';
 
 /**
  * The user's executions, newest first, updated while runs are active.
@@ -37,6 +38,9 @@ export function ExecutionsView(props: {
 
   const cancel = async (execution: Execution): Promise<void> => {
     if (!client) {
+      return;
+    }
+    if (!(await confirmCancel(trans, execution.notebook_path))) {
       return;
     }
     try {

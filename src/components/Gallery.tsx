@@ -1,8 +1,9 @@
-import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { Notification } from '@jupyterlab/apputils';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import type { Category, Template } from '../api';
+import { confirmDeleteTemplate } from './confirm';
 import { useTemplatesContext } from './context';
 import { errorMessage } from './executionsModel';
 import { StateMessage } from './StateMessage';
@@ -104,18 +105,8 @@ export function Gallery(props: {
     if (!client) {
       return;
     }
-    const result = await showDialog({
-      title: trans.__('Delete template'),
-      body: trans.__(
-        'Delete "%1" and all its versions? Users will no longer be able to create notebooks from it. This cannot be undone.',
-        template.name
-      ),
-      buttons: [
-        Dialog.cancelButton({ label: trans.__('Cancel') }),
-        Dialog.warnButton({ label: trans.__('Delete') })
-      ]
-    });
-    if (!result.button.accept) {
+    // the dialog focuses Cancel: Enter or a reflex click deletes nothing
+    if (!(await confirmDeleteTemplate(trans, template.name))) {
       return;
     }
     try {

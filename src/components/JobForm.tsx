@@ -22,6 +22,7 @@ import {
   suggestedJobName,
   type JobField
 } from '../jobs';
+import { confirmDestructive, discardJobDialog } from './confirm';
 import { useTemplatesContext } from './context';
 import { errorMessage } from './executionsModel';
 import { pathErrorText } from './messages';
@@ -85,6 +86,27 @@ export function JobForm(props: {
   const nameRef = React.useRef<HTMLInputElement>(null);
   const sectionRef = React.useRef<HTMLElement>(null);
   const timezones = React.useMemo(knownTimeZones, []);
+  const entered = {
+    name,
+    schedule,
+    timezone,
+    overlap,
+    missed,
+    folder,
+    pattern
+  };
+  const initial = React.useRef(entered);
+
+  // Cancel asks first when the form holds something the user entered.
+  const cancel = async (): Promise<void> => {
+    const changed = (Object.keys(entered) as Array<keyof typeof entered>).some(
+      key => entered[key] !== initial.current[key]
+    );
+    if (changed && !(await confirmDestructive(discardJobDialog(trans)))) {
+      return;
+    }
+    onCancel();
+  };
 
   React.useEffect(() => {
     sectionRef.current?.scrollIntoView?.({ block: 'nearest' });
@@ -348,7 +370,7 @@ export function JobForm(props: {
           type="button"
           className="jp-mod-styled jp-mod-reject"
           disabled={busy}
-          onClick={onCancel}
+          onClick={() => void cancel()}
         >
           {trans.__('Cancel')}
         </button>

@@ -13,7 +13,11 @@ export function ParameterField(props: {
   value: FormValue;
   error?: string;
   disabled?: boolean;
-  onChange: (value: FormValue) => void;
+  /**
+   * `badInput`: a number field's text the browser could not read as a finite
+   * number (`validity.badInput`, e.g. `1e999`); its `value` is then `''`.
+   */
+  onChange: (value: FormValue, badInput?: boolean) => void;
 }): JSX.Element {
   const { param, value, error, disabled, onChange } = props;
   const { trans } = useTemplatesContext();
@@ -65,7 +69,9 @@ export function ParameterField(props: {
           className="jp-mod-styled"
           step={param.type === 'int' ? 1 : 'any'}
           value={String(value)}
-          onChange={event => onChange(event.target.value)}
+          onChange={event =>
+            onChange(event.target.value, event.target.validity.badInput)
+          }
         />
       );
       break;

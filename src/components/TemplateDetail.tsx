@@ -10,25 +10,56 @@ import {
 } from '../api';
 import {
   folderProblem,
+  freeNotebookName,
   initialValue,
   normalizeFolder,
   notebookNameProblem,
   validateForm,
   type FormValue
 } from '../form';
-import { useTemplatesContext } from './context';
+import { type IFileExists, useTemplatesContext } from './context';
 import { errorMessage } from './executionsModel';
 import { absoluteTime, relativeTime } from './format';
 import { formErrorText, pathErrorText } from './messages';
 import { JobForm, type CollectParameters } from './JobForm';
-import { ParameterField } from './ParameterField';
+import { FieldError, ParameterField } from './ParameterField';
+import { placeServiceError } from './serviceErrors';
 import { TextField } from './TextField';
+import { useDebounced } from './useDebounced';
 
 /**
  * The form fields that are not parameters.
  */
 const TARGET_FIELD = 'target_directory';
 const NAME_FIELD = 'new_name';
+const OVERWRITE_FIELD = 'overwrite';
+
+/**
+ * How long the proposal of a free name waits for more typing in the target
+ * folder (ms).
+ */
+const NAME_PROPOSAL_DELAY = 300;
+
+/**
+ * Whether `path` exists in the user's server, through Lab's contents manager:
+ * `false` only for a 404 (another failure rejects).
+ */
+async function fileExists(
+  contents: IFileExists,
+  path: string
+): Promise<boolean> {
+  try {
+    await contents.get(path, { content: false });
+    return true;
+  } catch (reason) {
+    const status = (reason as { response?: { status?: number } })?.response
+      ?.status;
+    if (status === 404) {
+      return false;
+    }
+    throw reason;
+  }
+}
 
 /**
  * A template's detail view: what it is, and the form that creates (and runs)
@@ -42,8 +73,15 @@ export function TemplateDetail(props: {
   onJobCreated: (job: Job) => void;
 }): JSX.Element {
   const { template, onBack, onRunStarted, onJobCreated } = props;
-  const { client, trans, openPath, currentFolder, executions } =
-    useTemplatesContext();
+  const {
+    client,
+    trans,
+    openPath,
+    openCreated,
+    currentFolder,
+    executions,
+    contents
+  } = useTemplatesContext();
   const params = template.parameters;
   const [values, setValues] = React.useState<Record<string, FormValue>>(() => {
     const initial: Record<string, FormValue> = {};
@@ -54,7 +92,15 @@ export function TemplateDetail(props: {
   });
   const [target, setTarget] = React.useState(() => currentFolder());
   const [newName, setNewName] = React.useState(template.filename);
+  // whether the user typed the name (then it is never replaced by a proposal)
+  const [nameEdited, setNameEdited] = React.useState(false);
+  // a new proposal is made after each notebook created
+  const [createdCount, setCreatedCount] = React.useState(0);
   const [overwrite, setOverwrite] = React.useState(false);
+  // number fields whose text the browser could not read (e.g. 1e999)
+  const [badInputs, setBadInputs] = React.useState<ReadonlySet<string>>(
+    () => new Set()
+  );
   const [fieldErrors, setFieldErrors] = React.useState<Record<string, string>>(
     {}
   );
@@ -93,12 +139,40 @@ export function TemplateDetail(props: {
     setFocusRequest({ errors });
   };
 
+  // Propose a name that is free in the target folder (the template's file
+  // name, else name-1.ipynb, name-2.ipynb, ...), until the user types one.
+  const folderForName = useDebounced(
+    normalizeFolder(target.trim()),
+    NAME_PROPOSAL_DELAY
+  );
+  React.useEffect(() => {
+    if (!contents || nameEdited || folderProblem(folderForName) !== null) {
+      return;
+    }
+    let current = true;
+    const prefix = folderForName ? `${folderForName}/` : '';
+    freeNotebookName(template.filename, name =>
+      fileExists(contents, prefix + name)
+    )
+      .then(name => {
+        if (current && name !== null) {
+          setNewName(name);
+        }
+      })
+      .catch(() => {
+        // the server cannot tell: keep the name shown; the service checks
+      });
+    return () => {
+      current = false;
+    };
+  }, [contents, nameEdited, folderForName, template.filename, createdCount]);
+
   const submit = async (run: boolean): Promise<void> => {
     setFormError(null);
     if (!client) {
       return;
     }
-    const checked = validateForm(params, values);
+    const checked = validateForm(params, values, badInputs);
     const errors: Record<string, string> = {};
     for (const [name, code] of Object.entries(checked.codes)) {
       errors[name] = formErrorText(trans, code);
@@ -134,6 +208,8 @@ export function TemplateDetail(props: {
       return;
     }
     setBusy(null);
+    setNameEdited(false);
+    setCreatedCount(count => count + 1); // the name is taken now: propose the next
     const path = created.new_notebook_path;
     const secrets = checked.secrets;
     if (!run) {
@@ -146,7 +222,7 @@ export function TemplateDetail(props: {
           { autoClose: 8000 }
         );
       }
-      openPath(path);
+      (openCreated ?? openPath)(path);
       return;
     }
     Notification.info(trans.__('Created %1; starting the run…', path), {
@@ -169,7 +245,7 @@ export function TemplateDetail(props: {
   };
 
   const collectParameters: CollectParameters = () => {
-    const checked = validateForm(params, values);
+    const checked = validateForm(params, values, badInputs);
     const errors: Record<string, string> = {};
     for (const [name, code] of Object.entries(checked.codes)) {
       errors[name] = formErrorText(trans, code);
@@ -201,26 +277,40 @@ export function TemplateDetail(props: {
 
   const showServiceError = (reason: unknown): void => {
     if (reason instanceof TemplatesApiError) {
-      const perField = reason.fieldErrors;
-      const errors: Record<string, string> = {};
-      const unplaced: string[] = [];
-      for (const [name, message] of Object.entries(perField)) {
-        if (params.some(param => param.name === name)) {
-          errors[name] = message;
-        } else {
-          unplaced.push(`${name}: ${message}`);
-        }
-      }
-      setFieldErrors(errors);
-      setFormError([reason.message, ...unplaced].join('\n'));
-      focusFirstError(errors);
+      // the service's words ("new_name", "set overwrite") in the form's own,
+      // at the field the answer names
+      const placed = placeServiceError(
+        trans,
+        reason,
+        {
+          [TARGET_FIELD]: trans.__('Target folder'),
+          [NAME_FIELD]: trans.__('New name'),
+          [OVERWRITE_FIELD]: trans.__('Overwrite an existing file')
+        },
+        params.map(param => param.name)
+      );
+      setFieldErrors(placed.fields);
+      setFormError(placed.summary);
+      focusFirstError(placed.fields);
     } else {
       setFormError(errorMessage(reason));
     }
   };
 
-  const setValue = (name: string, value: FormValue): void => {
+  const setValue = (name: string, value: FormValue, badInput = false): void => {
     setValues(old => ({ ...old, [name]: value }));
+    setBadInputs(old => {
+      if (old.has(name) === badInput) {
+        return old;
+      }
+      const next = new Set(old);
+      if (badInput) {
+        next.add(name);
+      } else {
+        next.delete(name);
+      }
+      return next;
+    });
     clearError(name);
   };
 
@@ -291,7 +381,9 @@ export function TemplateDetail(props: {
               value={values[param.name] ?? ''}
               error={fieldErrors[param.name]}
               disabled={busy !== null}
-              onChange={value => setValue(param.name, value)}
+              onChange={(value, badInput) =>
+                setValue(param.name, value, badInput)
+              }
             />
           ))}
         </fieldset>
@@ -319,19 +411,39 @@ export function TemplateDetail(props: {
             disabled={busy !== null}
             onChange={value => {
               setNewName(value);
+              setNameEdited(true);
               clearError(NAME_FIELD);
             }}
           />
           <label className="jp-Templates-checkbox">
             <input
               type="checkbox"
-              name="overwrite"
+              name={OVERWRITE_FIELD}
               checked={overwrite}
               disabled={busy !== null}
-              onChange={event => setOverwrite(event.target.checked)}
+              aria-invalid={fieldErrors[OVERWRITE_FIELD] ? true : undefined}
+              aria-describedby={
+                fieldErrors[OVERWRITE_FIELD]
+                  ? 'jp-Templates-field-overwrite-error'
+                  : undefined
+              }
+              onChange={event => {
+                setOverwrite(event.target.checked);
+                clearError(OVERWRITE_FIELD);
+                if (event.target.checked) {
+                  clearError(NAME_FIELD); // ticking it answers "the file exists"
+                }
+              }}
             />
             <span>{trans.__('Overwrite an existing file')}</span>
           </label>
+          {fieldErrors[OVERWRITE_FIELD] && (
+            <FieldError
+              id="jp-Templates-field-overwrite-error"
+              field={OVERWRITE_FIELD}
+              message={fieldErrors[OVERWRITE_FIELD]}
+            />
+          )}
         </fieldset>
         {formError !== null && (
           <div className="jp-Templates-formError" role="alert">

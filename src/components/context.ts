@@ -27,6 +27,24 @@ export interface ITemplatesContext {
    */
   currentFolder: () => string;
   executions: ExecutionsModel;
+  /**
+   * Open a notebook the service has just created (default: `openPath`):
+   * without unsaved changes although Lab sets the kernel's metadata.
+   */
+  openCreated?: (path: string) => void;
+  /**
+   * The user's files, as Lab's contents manager sees them (to propose a free
+   * name); absent: no proposal.
+   */
+  contents?: IFileExists | null;
+}
+
+/**
+ * What the panel needs of Lab's contents manager (`app.serviceManager.contents`):
+ * `get` rejects (with a `response.status` of 404) for a missing path.
+ */
+export interface IFileExists {
+  get(path: string, options?: { content?: boolean }): Promise<unknown>;
 }
 
 export const TemplatesContext = React.createContext<ITemplatesContext | null>(

@@ -19,7 +19,13 @@ export function formErrorText(
     case 'notNumber':
       return trans.__('Expected a number, e.g. 0.5 or 1e-3.');
     case 'notFinite':
-      return trans.__('NaN and Infinity are not allowed.');
+      return trans.__(
+        'Not a finite number (NaN, Infinity and numbers beyond ±1.8e308 are not allowed).'
+      );
+    case 'badNumber':
+      return trans.__(
+        'Not a finite number: enter digits such as 0.5, -2 or 1e-3, within ±1.8e308.'
+      );
     case 'outOfRange':
       return trans.__('The number is out of range.');
     case 'notBoolean':
@@ -38,6 +44,32 @@ export function formErrorText(
       return trans.__('The text contains invalid Unicode (a lone surrogate).');
     case 'tooDeep':
       return trans.__('Lists and objects may nest at most 32 levels deep.');
+    case 'listOfStr':
+      return trans.__('Expected a list of strings, e.g. ["a", "b"].');
+    case 'listOfInt':
+      return trans.__('Expected a list of whole numbers, e.g. [1, 2].');
+    case 'listOfFloat':
+      return trans.__('Expected a list of numbers, e.g. [0.5, 1].');
+    case 'listOfBool':
+      return trans.__(
+        'Expected a list of true/false values, e.g. [true, false].'
+      );
+    case 'dictOfStr':
+      return trans.__(
+        'Expected an object whose values are strings, e.g. {"key": "a"}.'
+      );
+    case 'dictOfInt':
+      return trans.__(
+        'Expected an object whose values are whole numbers, e.g. {"key": 1}.'
+      );
+    case 'dictOfFloat':
+      return trans.__(
+        'Expected an object whose values are numbers, e.g. {"key": 0.5}.'
+      );
+    case 'dictOfBool':
+      return trans.__(
+        'Expected an object whose values are true or false, e.g. {"key": true}.'
+      );
     default:
       return trans.__('Invalid value.');
   }

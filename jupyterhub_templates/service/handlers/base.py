@@ -565,7 +565,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise InvalidInput(f"{name} must be true or false.")
+            raise InvalidInput(f"{name} must be true or false.", field=name)
         return value
 
     @staticmethod
@@ -573,12 +573,12 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         value = body.get(name)
         if value is None:
             if required:
-                raise InvalidInput(f"{name} is required.")
+                raise InvalidInput(f"{name} is required.", field=name)
             return None
         if not isinstance(value, str):
-            raise InvalidInput(f"{name} must be a string.")
+            raise InvalidInput(f"{name} must be a string.", field=name)
         if required and not value.strip():
-            raise InvalidInput(f"{name} is required.")
+            raise InvalidInput(f"{name} is required.", field=name)
         return value
 
     def bool_argument(self, name: str, default: bool = False, value: str | None = None) -> bool:
@@ -590,7 +590,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise InvalidInput(f"{name} must be true or false.")
+        raise InvalidInput(f"{name} must be true or false.", field=name)
 
     # -- output ---------------------------------------------------------------
 
@@ -628,6 +628,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason
         details = None
+        field = None
         exc_info = kwargs.get("exc_info")
         if exc_info:
             exc = exc_info[1]
@@ -635,7 +636,7 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
                 # tornado doubles every % of a message given without arguments
                 message = exc.log_message % exc.args
             elif isinstance(exc, TemplatesError):
-                message, details = exc.message, exc.details
+                message, details, field = exc.message, exc.details, exc.field
         if status_code >= 500 and not (
             exc_info and isinstance(exc_info[1], TemplatesError | web.HTTPError)
         ):
@@ -644,6 +645,8 @@ class BaseHandler(ServiceHubAuth, HubOAuthenticated, web.RequestHandler):
         body: dict[str, Any] = {"status": "error", "message": message}
         if details is not None:
             body["details"] = details
+        if field is not None:
+            body["field"] = field
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(jsontext.dumps(body))
 

@@ -202,6 +202,12 @@ def schemas() -> dict[str, Any]:
             "status": {"type": "string", "enum": ["error"]},
             "message": {"type": "string"},
             "details": {},
+            "field": {
+                "type": "string",
+                "description": "The request body's member the error is about, when it "
+                "is about one (e.g. new_name, target_directory, parameters), so that a "
+                "form can mark that field.",
+            },
         },
     }
     check = {
